@@ -1,0 +1,16 @@
+# The one list of the addon's C++ sources. CMakeLists.txt (cmake-js, the main build) and
+# native/test/CMakeLists.txt (engine tests, sanitizers, fuzzers) include it; binding.gyp names
+# the same files and test/build/sources-match.test.ts checks that the two lists agree.
+# Each module owns its own list: edit only yours.
+
+# Engines without I/O (native/core): multistream-select, Noise, Yamux, identity, QUIC/TLS.
+set(L2N_CORE_SOURCES
+)
+
+# Sockets, threads, timers, batching (native/io): one file per mechanism.
+set(L2N_IO_SOURCES
+)
+
+# The only code that includes napi.h (native/binding).
+set(L2N_BINDING_SOURCES
+)
