@@ -50,7 +50,7 @@ export class PeerId {
     const code = multihash[0]
     const length = multihash[1]
     if (code === IDENTITY_MULTIHASH) {
-      if (length > MAX_INLINE_KEY_LENGTH || multihash.length !== 2 + (length as number)) {
+      if (length === undefined || length > MAX_INLINE_KEY_LENGTH || multihash.length !== 2 + length) {
         throw new InvalidArgumentError('bad identity multihash in peer id')
       }
     } else if (code === SHA256_MULTIHASH) {
@@ -109,6 +109,7 @@ export class PeerId {
   }
 }
 
-function decodeDigest (multihash: Uint8Array): { code: number, size: number, digest: Uint8Array, bytes: Uint8Array } {
-  return { code: multihash[0] as number, size: multihash[1] as number, digest: multihash.subarray(2), bytes: multihash }
+function decodeDigest (multihash: Uint8Array): { code: number, size: number, digest: Uint8Array<ArrayBuffer>, bytes: Uint8Array<ArrayBuffer> } {
+  const bytes = Uint8Array.from(multihash)
+  return { code: bytes[0] as number, size: bytes[1] as number, digest: bytes.subarray(2), bytes }
 }
