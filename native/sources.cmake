@@ -5,6 +5,9 @@
 
 # Engines without I/O (native/core): multistream-select, Noise, Yamux, identity, QUIC/TLS.
 set(L2N_CORE_SOURCES
+  native/core/multistream/message.cpp
+  native/core/multistream/dialer.cpp
+  native/core/multistream/listener.cpp
   native/core/crypto/aead.cpp
   native/core/crypto/curve25519.cpp
   native/core/crypto/hash.cpp
