@@ -1,0 +1,140 @@
+// libp2p TLS 1.3 handshake (libp2p/specs tls/tls.md): the certificate that carries the host key,
+// and the verification of a peer's certificate. Used by QUIC (l2n/quic.h) and later by /tls/1.0.0
+// over TCP. No clock is read: wall-clock time (for certificate validity) is an argument.
+//
+// Our certificate is built in two steps because the host key (Ed25519) lives in TypeScript:
+//   1. CertificateRequest::generate() makes an ephemeral ECDSA P-256 key and returns the bytes the
+//      host key must sign: "libp2p-tls-handshake:" || SubjectPublicKeyInfo DER.
+//   2. The caller signs them and calls CertificateRequest::finish(host_public_key, signature),
+//      which writes the libp2p extension and self-signs the certificate (ECDSA-SHA256).
+// One Certificate may serve many connections (the spec allows reuse); it is immutable once built
+// and may be shared between threads.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace l2n::tls {
+
+// OID 1.3.6.1.4.1.53594.1.1 (IANA-assigned to libp2p), as dotted text and as DER content bytes.
+inline constexpr std::string_view kExtensionOid = "1.3.6.1.4.1.53594.1.1";
+// Prefix of the message the host key signs (spec: "libp2p Public Key Extension").
+inline constexpr std::string_view kSignaturePrefix = "libp2p-tls-handshake:";
+// ALPN protocol id for libp2p over TLS and QUIC (spec, and every libp2p QUIC implementation).
+inline constexpr std::string_view kAlpn = "libp2p";
+
+// Bounds on what we parse from a peer. The largest legitimate extension carries an RSA host key
+// of kMaxRsaBits (SPKI about 1.05 KiB) and its signature (1 KiB), plus DER headers: 4 KiB leaves
+// room; anything larger is refused before it is read.
+inline constexpr size_t kMaxExtensionLength = 4096;
+// A certificate is our P-256 SPKI, names, validity and the extension: well under 1 KiB for
+// elliptic-curve host keys and under 3 KiB for RSA. 16 KiB is GnuTLS's record limit, far above.
+inline constexpr size_t kMaxCertificateLength = 16384;
+// RSA host keys: go-libp2p refuses fewer than 2048 bits and more than 8192 (DoS bound on verify).
+inline constexpr unsigned kMinRsaBits = 2048;
+inline constexpr unsigned kMaxRsaBits = 8192;
+// Our certificates: NotBefore is an hour in the past so that peers whose clocks lag accept it;
+// NotAfter is far ahead because the certificate may be reused for the node's whole lifetime
+// (go-libp2p uses 100 years too). The peer's key is ephemeral, so a long validity costs nothing.
+inline constexpr int64_t kCertBackdateSeconds = 3600;
+inline constexpr int64_t kCertValiditySeconds = int64_t{100} * 365 * 24 * 3600;
+
+enum class Error : uint8_t {
+  kNone,
+  kBadCertificate,            // not a parseable DER X.509 certificate, or too large
+  kChainLength,               // the peer sent zero or more than one certificate
+  kNotYetValid,               // NotBefore is after now
+  kExpired,                   // NotAfter is before now
+  kBadSelfSignature,          // the certificate's self-signature does not verify
+  kWeakSignatureAlgorithm,    // self-signature uses a hash shorter than 256 bits (MD5, SHA-1)
+  kUniqueIdPresent,           // issuerUniqueID/subjectUniqueID present (the spec forbids them)
+  kUnknownCriticalExtension,  // a critical extension we do not understand
+  kMissingExtension,          // no libp2p Public Key Extension
+  kBadExtension,              // the extension is not SignedKey DER, or its PublicKey protobuf is bad
+  kUnsupportedKeyType,        // host key type outside keys.proto, or RSA outside [kMinRsaBits, kMaxRsaBits]
+  kBadHostSignature,          // the host key's signature over the certificate key does not verify
+  kPeerIdMismatch,            // the host key's PeerId is not the expected one
+  kInternal,                  // GnuTLS/OpenSSL failed to allocate or generate: close, retry later
+};
+const char* error_name(Error);
+
+// The parsed libp2p extension: views into the bytes it was parsed from.
+struct SignedKey {
+  const uint8_t* public_key = nullptr; size_t public_key_len = 0;  // keys.proto PublicKey
+  const uint8_t* signature = nullptr;  size_t signature_len = 0;
+};
+// Bounded DER parse of SignedKey ::= SEQUENCE { publicKey OCTET STRING, signature OCTET STRING }.
+// Strict DER: definite minimal lengths, no trailing bytes. Returns kBadExtension or kNone.
+Error parse_signed_key(const uint8_t* der, size_t len, SignedKey& out);
+// DER encoding of SignedKey (what finish() puts into the extension).
+std::vector<uint8_t> encode_signed_key(const uint8_t* public_key, size_t public_key_len,
+                                       const uint8_t* signature, size_t signature_len);
+
+// Host-key signature check and PeerId derivation (Ed25519, ECDSA P-256/384/521, secp256k1, RSA).
+// key_protobuf is a keys.proto PublicKey. Returns kNone, kBadExtension (bad protobuf or key
+// bytes), kUnsupportedKeyType or kBadHostSignature.
+Error verify_host_signature(const uint8_t* key_protobuf, size_t key_len, const uint8_t* msg,
+                            size_t msg_len, const uint8_t* sig, size_t sig_len);
+// Multihash PeerId bytes: identity multihash when the protobuf is at most 42 bytes, else sha2-256.
+std::vector<uint8_t> peer_id_from_public_key(const uint8_t* key_protobuf, size_t key_len);
+
+// What a verified peer certificate tells us.
+struct PeerIdentity {
+  std::vector<uint8_t> public_key;  // keys.proto PublicKey of the remote host
+  std::vector<uint8_t> peer_id;     // multihash bytes
+};
+
+// Full check of a peer's certificate (spec "Peer Authentication"), in this order: size and DER
+// structure, no unique ids, validity at unix_now_s, self-signature (hash >= 256 bits), critical
+// extensions, the libp2p extension, the host signature over "libp2p-tls-handshake:" || SPKI, and
+// the PeerId against expected_peer_id (empty: accept any peer). On kNone `out` is filled.
+Error verify_certificate(const uint8_t* der, size_t len, int64_t unix_now_s,
+                         const uint8_t* expected_peer_id, size_t expected_len, PeerIdentity& out);
+
+class Certificate;
+
+// Step 1 and 2 of building our certificate (see the top of this file).
+class CertificateRequest {
+ public:
+  CertificateRequest();
+  ~CertificateRequest();
+  CertificateRequest(CertificateRequest&&) noexcept;
+  CertificateRequest& operator=(CertificateRequest&&) noexcept;
+  // Makes the ephemeral P-256 key. not_before/not_after are Unix seconds; the defaults above give
+  // (unix_now_s - kCertBackdateSeconds, unix_now_s + kCertValiditySeconds). kNone or kInternal.
+  Error generate(int64_t not_before, int64_t not_after);
+  Error generate(int64_t unix_now_s) {
+    return generate(unix_now_s - kCertBackdateSeconds, unix_now_s + kCertValiditySeconds);
+  }
+  // "libp2p-tls-handshake:" || SPKI DER: what the host key signs. Valid after generate().
+  const std::vector<uint8_t>& message_to_sign() const;
+  // Builds and self-signs the certificate. The host signature is not checked here (the caller
+  // made it); a wrong one makes every peer reject us with kBadHostSignature. kNone or kInternal.
+  Error finish(const uint8_t* host_public_key, size_t key_len, const uint8_t* signature,
+               size_t sig_len, std::shared_ptr<const Certificate>& out);
+  // Test hook: builds a certificate with the given raw extension value (or none when ext is
+  // null), so tests can make certificates that are wrong in one precise way.
+  Error finish_raw(const uint8_t* ext, size_t ext_len, bool critical,
+                   std::shared_ptr<const Certificate>& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Our certificate and its private key, ready for GnuTLS sessions (native/core/tls/gnutls_glue.h).
+class Certificate {
+ public:
+  ~Certificate();
+  const std::vector<uint8_t>& der() const;
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+  explicit Certificate(std::unique_ptr<Impl>);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace l2n::tls
