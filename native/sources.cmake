@@ -13,6 +13,8 @@ set(L2N_CORE_SOURCES
   native/core/crypto/aead.cpp
   native/core/crypto/curve25519.cpp
   native/core/crypto/hash.cpp
+  native/core/identity/keys.cpp
+  native/core/identity/verify.cpp
 )
 
 # Sockets, threads, timers, batching (native/io): one file per mechanism.
