@@ -10,6 +10,7 @@ set(L2N_CORE_SOURCES
   native/core/multistream/message.cpp
   native/core/multistream/dialer.cpp
   native/core/multistream/listener.cpp
+  native/core/yamux/session.cpp
   native/core/crypto/aead.cpp
   native/core/crypto/curve25519.cpp
   native/core/crypto/hash.cpp
