@@ -9,13 +9,8 @@ import { RoutingTable, type RoutingTableOptions } from '../../../src/protocols/k
 import { groupsOf, parseIPv6 } from '../../../src/protocols/kad/kbucket/diversity.ts'
 import { AdmissionQueue, MAX_ADMISSION_QUEUE } from '../../../src/protocols/kad/kbucket/admission.ts'
 import { Rng } from './rng.ts'
+import { randomPeerId } from './helpers.ts'
 
-export function randomPeerId (rng: Rng): PeerId {
-  const mh = new Uint8Array(34)
-  mh[0] = 0x12; mh[1] = 32
-  mh.set(rng.bytes(32), 2)
-  return PeerId.fromBytes(mh)
-}
 
 const DIV = { maxPerGroupGlobal: 3, maxPerGroupPerBucket: 2, ipv4PrefixLength: 16, ipv6PrefixLength: 32 }
 function opts (o: Partial<RoutingTableOptions> = {}): RoutingTableOptions {
