@@ -33,6 +33,7 @@ export interface EstablishedConnection {
   closeCause?: CloseCause
   /** Resolves when a local close finished. */
   closed?: Promise<void>
+  handlerClosed?: boolean
   /** The handler's waker, created once. */
   wake?: () => void
   /** Listeners on the Connection, removed on close. */

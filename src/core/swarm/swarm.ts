@@ -927,6 +927,7 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
     c.closeCause = cause
     if (c.timer !== undefined) clearTimeout(c.timer)
     c.timer = undefined
+    this.closeHandler(c)
     c.closed = c.connection.close().then(() => {
       // A transport that does not emit 'close' after close() still gets cleaned up.
       this.enqueue(() => { this.onConnectionClosed(c, undefined) })
@@ -934,6 +935,17 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
       c.connection.abort(toError(err))
       this.enqueue(() => { this.onConnectionClosed(c, toError(err)) })
     })
+  }
+
+  /** Tells the handler once, before a local graceful close (so it can end its streams) or after a remote close. */
+  private closeHandler (c: EstablishedConnection): void {
+    if (c.handlerClosed === true) return
+    c.handlerClosed = true
+    try {
+      c.handler.onClose?.()
+    } catch (e) {
+      this.log.error('handler onClose threw', { err: e })
+    }
   }
 
   private onConnectionClosed (c: EstablishedConnection, err: Error | undefined): void {
@@ -945,11 +957,7 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
     if (c.timer !== undefined) clearTimeout(c.timer)
     c.timer = undefined
     this.protocols.update(c.protocols, [])
-    try {
-      c.handler.onClose?.()
-    } catch (e) {
-      this.log.error('handler onClose threw', { err: e })
-    }
+    this.closeHandler(c)
     const cause: CloseCause = c.closeCause ?? (err === undefined ? { type: 'remote' } : { type: 'remote', error: err })
     if (this.log.enabled.debug) this.log.debug('connection closed', { connectionId: c.id, peer: c.peerKey, cause: cause.type })
     this.tellBehaviour(err === undefined
