@@ -89,8 +89,16 @@ export interface PerfClientOptions {
   /** Called once per interval with the bytes moved during it. */
   onProgress?: (report: PerfReport) => void
   progressIntervalMs?: number
+  /** Called every `totalsIntervalMs` with the running totals (for a live progress display). */
+  onTotals?: (totals: PerfTotals) => void
+  totalsIntervalMs?: number
   signal?: AbortSignal
 }
+
+export interface PerfTotals { elapsedSeconds: number, uploadBytes: number, downloadBytes: number }
+
+/** Live display refresh: four times a second reads as smooth without costing anything measurable. */
+export const PERF_TOTALS_INTERVAL_MS = 250
 
 function checkCount (name: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative safe integer, got ${n}`)
@@ -120,6 +128,11 @@ export async function runPerf (connection: Connection, options: PerfClientOption
       lastUp = uploaded
       lastDown = downloaded
     }, interval)
+  const totalsTimer = options.onTotals === undefined
+    ? undefined
+    : setInterval(() => {
+      options.onTotals?.({ elapsedSeconds: (performance.now() - start) / 1000, uploadBytes: uploaded, downloadBytes: downloaded })
+    }, options.totalsIntervalMs ?? PERF_TOTALS_INTERVAL_MS)
   const onAbort = (): void => { stream.reset(options.signal?.reason instanceof Error ? options.signal.reason : undefined) }
   options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
@@ -139,6 +152,7 @@ export async function runPerf (connection: Connection, options: PerfClientOption
     throw err
   } finally {
     clearInterval(timer)
+    clearInterval(totalsTimer)
     options.signal?.removeEventListener('abort', onAbort)
   }
 }
