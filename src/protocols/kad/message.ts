@@ -235,7 +235,7 @@ function expectWire (field: string, got: number, want: number): void {
 }
 
 /** Copies a view so a decoded message never pins the (possibly large, possibly native) input. */
-function copy (b: Uint8Array): Uint8Array { return Uint8Array.prototype.slice.call(b) }
+function copy (b: Uint8Array): Uint8Array { return new Uint8Array(b) }
 
 function readRecord (r: Reader): WireRecord {
   const body = r.bytes()
