@@ -15,7 +15,10 @@
  *      established (announced to the behaviour with `connectionEstablished`) and closed, dial
  *      failures, listener changes and errors.
  * Steps repeat until no step has work, at most `POLL_BUDGET_PER_TICK` items per tick; the rest
- * waits for the next macrotask so I/O callbacks are never starved.
+ * waits for the next macrotask so I/O callbacks are never starved. Ticks themselves run from
+ * `setImmediate`: a wake never runs handlers inside the caller's microtask chain, so a dial's
+ * promise chain registers the new connection before the remote side's handlers, woken by the same
+ * connection, get to open streams towards it (a zero-latency transport would otherwise race).
  *
  * One exception keeps streams from racing their handler: when a transport yields a connection,
  * the behaviour's pending/established hooks run at once and the handler is registered (so its
@@ -362,7 +365,10 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
   private schedule (): void {
     if (this.scheduled || this.state === 'closed') return
     this.scheduled = true
-    queueMicrotask(() => { this.tick() })
+    // A macrotask, not a microtask: everything the current I/O callback and its promise chains
+    // do (a dial resolving, a connection being registered) finishes before handlers run and
+    // can act towards a remote, and a behaviour that wakes itself cannot starve I/O.
+    this.immediate = setImmediate(() => { this.tick() })
   }
 
   private tick (): void {

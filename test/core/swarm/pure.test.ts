@@ -79,7 +79,7 @@ test('dialConcurrently keeps at most N in flight, the first success wins and lat
     maxInFlight = Math.max(maxInFlight, inFlight)
     const n = Number(addr.toString().split('/')[2])
     try {
-      await new Promise(resolve => setTimeout(resolve, n === 3 ? 5 : n * 10))
+      await new Promise(resolve => setTimeout(resolve, n === 3 ? 5 : n * 30))
       if (n === 1) throw new Error(`fail ${n}`)
       return fakeConnection(`c${n}`, aborted)
     } finally { inFlight-- }
