@@ -16,6 +16,10 @@ set(L2N_CORE_SOURCES
   native/core/crypto/hash.cpp
   native/core/identity/keys.cpp
   native/core/identity/verify.cpp
+  native/core/noise/cipher_state.cpp
+  native/core/noise/handshake.cpp
+  native/core/noise/payload.cpp
+  native/core/noise/xx_state.cpp
 )
 
 # Sockets, threads, timers, batching (native/io): one file per mechanism.
