@@ -236,6 +236,32 @@ TEST(local_reset_stops_delivery_of_current_frame) {
   CHECK_EQ(control(s), fr(WU, RST, 1, 0));
 }
 
+TEST(sink_may_call_commands_while_parsing) {
+  // Opening streams from inside the sink grows the stream storage while a body is being delivered.
+  Session s(no_probe(), false);
+  auto in = cat({fr(DATA, SYN, 1, 8), ascii_hex("abcdefgh"), fr(WU, SYN | FIN, 3, 0), fr(DATA, 0, 1, 2), ascii_hex("ij")});
+  std::string got;
+  std::vector<uint32_t> opened;
+  size_t fins = 0;
+  auto sink = [&](const Event& e) {
+    if (e.type == EventType::kData) {
+      got.append(reinterpret_cast<const char*>(e.data), e.len);
+      for (int i = 0; i < 50; i++) opened.push_back(s.open_stream());
+      s.consume(e.stream_id, e.len, 0);
+    }
+    if (e.type == EventType::kStreamOpened) s.accept_stream(e.stream_id);
+    if (e.type == EventType::kRemoteFin) { fins++; CHECK_EQ(e.stream_id, 3u); }
+  };
+  for (size_t i = 0; i < in.size(); i += 3) CHECK(s.handle_input(&in[i], std::min<size_t>(3, in.size() - i), 0, sink));
+  CHECK_EQ(got, std::string("abcdefghij"));
+  CHECK_EQ(fins, size_t(1));
+  CHECK_EQ(opened.size(), size_t(50 * 5));  // 3-byte chunks cut the bodies into 3+3+2 and 1+1 bytes
+  CHECK_EQ(opened.front(), 2u);
+  CHECK_EQ(opened.back(), 2u * 250);
+  CHECK_EQ(s.num_streams(), size_t(2 + 250));
+  CHECK_EQ(control(s), fr(WU, ACK, 1, 0) + fr(WU, ACK, 3, 0));  // consume of 10 bytes owes too little credit
+}
+
 TEST(ping_answered_and_rtt_measured) {
   Session s(no_probe(), true);
   Rec r;

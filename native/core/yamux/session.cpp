@@ -220,8 +220,10 @@ bool Session::on_stream_frame(const Header& h, uint64_t now_ns, FrameStart& fs) 
     }
   } else if (h.length != 0) {
     if (!(h.flags & kFlagSyn)) s->send_window += h.length;
-    const uint64_t w = std::min<uint64_t>(s->send_window, std::numeric_limits<uint32_t>::max());
-    fs.pre[fs.npre++] = Event{EventType::kSendWindow, id, nullptr, static_cast<uint32_t>(w), 0};
+    if (!s->local_fin) {  // after our FIN the credit is of no use: no event
+      const uint64_t w = std::min<uint64_t>(s->send_window, std::numeric_limits<uint32_t>::max());
+      fs.pre[fs.npre++] = Event{EventType::kSendWindow, id, nullptr, static_cast<uint32_t>(w), 0};
+    }
   }
   if ((h.flags & kFlagFin) && !s->remote_fin) {  // a repeated FIN is ignored
     s->remote_fin = true;
