@@ -1,6 +1,7 @@
 // multistream-select 1.0 engine tests: byte vectors written from the libp2p connections spec and
 // the multiformats multistream-select README (uvarint(len) || utf8 || '\n').
 #include "check.h"
+#include "l2n/errors.h"
 #include "l2n/multistream.h"
 
 #include <random>
@@ -9,6 +10,9 @@ using namespace l2n::mss;
 using l2n_test::bytes;
 using l2n_test::hex;
 using l2n_test::to_hex;
+
+// errors.h maps engine errors to JS codes by their numeric value: keep them stable.
+static_assert(l2n::err::from_engine(l2n::err::kMultistreamBase, Error::kUnsupportedProtocol) == l2n::err::kMssUnsupportedProtocol);
 
 namespace {
 // "/multistream/1.0.0\n" is 19 bytes: varint 0x13.

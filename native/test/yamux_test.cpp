@@ -2,6 +2,7 @@
 // version, type, flags, stream id, length), split inputs, every error of the closed set, and a
 // client/server pair in virtual time showing receive-window growth.
 #include "check.h"
+#include "l2n/errors.h"
 #include "l2n/yamux.h"
 
 #include <cstdlib>
@@ -60,6 +61,10 @@ bool feed_bytewise(Session& s, const std::vector<uint8_t>& in, Rec& r, uint64_t 
 }
 std::string control(Session& s) { std::vector<uint8_t> out; s.poll_control(out); return to_hex(out); }
 }  // namespace
+
+// errors.h maps engine errors to JS codes by their numeric value: keep them stable.
+static_assert(l2n::err::from_engine(l2n::err::kYamuxBase, Error::kRemoteGoAway) == l2n::err::kYamuxRemoteGoAway);
+static_assert(static_cast<int>(Error::kStreamClosed) == 9, "new errors go at the end");
 
 // ---- codec ----
 

@@ -85,7 +85,7 @@ enum class Error : uint8_t {
 
 enum class EventType : uint8_t {
   kStreamOpened,  // inbound SYN accepted into the pending set: call accept_stream() (or just use it)
-  kData,          // data/len point into handle_input's buffer (lent: valid during the call)
+  kData,          // data/len point into handle_input's buffer (zero copy: valid while it is)
   kRemoteFin,     // the remote half-closed; after all its data
   kRemoteReset,   // the stream is gone (its id is unknown from now on)
   kSendWindow,    // len = the stream's send credit now (after a window update)
