@@ -24,8 +24,18 @@ set(L2N_CORE_SOURCES
 
 # Sockets, threads, timers, batching (native/io): one file per mechanism.
 set(L2N_IO_SOURCES
+  native/io/connection.cpp
+  native/io/host.cpp
+  native/io/io_thread.cpp
+  native/io/loop.cpp
+  native/io/slab.cpp
+  native/io/socket.cpp
 )
 
 # The only code that includes napi.h (native/binding).
 set(L2N_BINDING_SOURCES
+  native/binding/addon.cpp
+  native/binding/connection.cpp
+  native/binding/host.cpp
+  native/binding/listener.cpp
 )

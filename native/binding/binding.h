@@ -1,0 +1,68 @@
+// The N-API binding: the only code that includes napi.h. One native class per JS object:
+//   Host        the addon-instance I/O context (threads, Noise identity, outbox wake-up)
+//   Listener    a listening socket, created by Host when the kListening record is delivered
+//   Connection  an upgraded connection, created by Host when the kConnOpen record is delivered
+// Each carries a type tag, has an explicit close(), and a finalizer that tolerates an earlier
+// close. An env cleanup hook stops every Host of the addon instance (worker exit, process exit).
+#pragma once
+#include <napi.h>
+#include <uv.h>
+
+#include <memory>
+#include <unordered_set>
+
+#include "io/host.h"
+
+namespace l2n::binding {
+
+class HostWrap;
+
+// Per addon instance (per env): constructors and the live hosts for the cleanup hook.
+struct Instance {
+  Napi::FunctionReference listener_ctor;
+  Napi::FunctionReference connection_ctor;
+  std::unordered_set<HostWrap*> hosts;
+  bool torn_down = false;
+};
+
+// Type tags (random 128-bit values, fixed): a method called on the wrong object fails cleanly.
+inline constexpr napi_type_tag kHostTag = {0x6c32e14f1b8a4c3dULL, 0x9a0f6b2e7d115c01ULL};
+inline constexpr napi_type_tag kListenerTag = {0x6c32e14f1b8a4c3dULL, 0x9a0f6b2e7d115c02ULL};
+inline constexpr napi_type_tag kConnectionTag = {0x6c32e14f1b8a4c3dULL, 0x9a0f6b2e7d115c03ULL};
+
+class HostWrap : public Napi::ObjectWrap<HostWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit HostWrap(const Napi::CallbackInfo& info);
+  ~HostWrap() override;
+
+  // Used by Listener/Connection wrappers: post one command at once (close paths; rare).
+  bool post(io::Command&& cmd);
+  bool is_open() const { return host_ != nullptr; }
+  void shutdown();  // stop threads, release undelivered slabs, close the uv handle (idempotent)
+
+ private:
+  Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+  static void OnAsync(uv_async_t* handle);
+  void deliver();
+
+  std::unique_ptr<io::Host> host_;
+  uv_async_t* async_ = nullptr;
+  Napi::FunctionReference on_events_;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+  Instance* instance_ = nullptr;
+  io::Batch batch_;
+  std::vector<io::Command> cmds_;
+};
+
+Napi::Function InitListener(Napi::Env env);
+Napi::Function InitConnection(Napi::Env env);
+// Creates the wrapper objects handed to JS with kListening / kConnOpen records.
+Napi::Object NewListener(Napi::Env env, Instance* inst, Napi::Object host, uint32_t id);
+Napi::Object NewConnection(Napi::Env env, Instance* inst, Napi::Object host, uint32_t id);
+
+}  // namespace l2n::binding

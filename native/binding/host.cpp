@@ -1,0 +1,253 @@
+// Host: the JS face of io::Host. JS -> native is one submit() per tick; native -> JS is one
+// callback per wake-up carrying every queued record (see docs/design/native-core.md).
+#include <cstring>
+
+#include "binding/binding.h"
+#include "io/limits.h"
+#include "l2n/errors.h"
+
+namespace l2n::binding {
+
+Napi::Function HostWrap::Init(Napi::Env env) {
+  return DefineClass(env, "Host",
+                     {InstanceMethod<&HostWrap::Submit>("submit"), InstanceMethod<&HostWrap::Counters>("counters"),
+                      InstanceMethod<&HostWrap::Close>("close"), InstanceMethod<&HostWrap::Ref>("ref"),
+                      InstanceMethod<&HostWrap::Unref>("unref")});
+}
+
+namespace {
+bool bytes_of(const Napi::Value& v, const uint8_t*& p, size_t& n) {
+  if (!v.IsTypedArray()) return false;
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array u = v.As<Napi::Uint8Array>();
+  p = u.Data();
+  n = u.ByteLength();
+  return true;
+}
+}  // namespace
+
+// new Host({ threads, staticSecret, staticPublic, payload, maxStreamWindow }, onEvents)
+// Arguments are validated in src/native/index.ts; here a bad one throws a TypeError.
+HostWrap::HostWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostWrap>(info) {
+  Napi::Env env = info.Env();
+  info.This().As<Napi::Object>().TypeTag(&kHostTag);
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "Host(options, onEvents)").ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  io::HostConfig cfg;
+  const uint8_t* p;
+  size_t n;
+  if (!bytes_of(o.Get("staticSecret"), p, n) || n != 32) {
+    Napi::TypeError::New(env, "staticSecret must be 32 bytes").ThrowAsJavaScriptException();
+    return;
+  }
+  std::memcpy(cfg.static_secret, p, 32);
+  if (!bytes_of(o.Get("staticPublic"), p, n) || n != 32) {
+    Napi::TypeError::New(env, "staticPublic must be 32 bytes").ThrowAsJavaScriptException();
+    return;
+  }
+  std::memcpy(cfg.static_public, p, 32);
+  if (!bytes_of(o.Get("payload"), p, n)) {
+    Napi::TypeError::New(env, "payload must be a Uint8Array").ThrowAsJavaScriptException();
+    return;
+  }
+  cfg.payload.assign(p, p + n);
+  Napi::Value threads = o.Get("threads");
+  if (threads.IsNumber()) cfg.threads = threads.As<Napi::Number>().Uint32Value();
+  Napi::Value win = o.Get("maxStreamWindow");
+  if (win.IsNumber()) cfg.max_stream_window = win.As<Napi::Number>().Uint32Value();
+
+  on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
+  async_context_ = std::make_unique<Napi::AsyncContext>(env, "libp2p-native:events");
+  instance_ = env.GetInstanceData<Instance>();
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  async_ = new uv_async_t;
+  async_->data = this;
+  uv_async_init(loop, async_, &HostWrap::OnAsync);
+  uv_async_t* async = async_;
+  host_ = std::make_unique<io::Host>(cfg, [async] { uv_async_send(async); });
+  if (!host_->start()) {
+    shutdown();
+    Napi::Error::New(env, "could not start I/O threads").ThrowAsJavaScriptException();
+    return;
+  }
+  instance_->hosts.insert(this);
+}
+
+HostWrap::~HostWrap() {
+  shutdown();
+  if (instance_ != nullptr && !instance_->torn_down) instance_->hosts.erase(this);
+}
+
+void HostWrap::shutdown() {
+  if (host_) {
+    host_->stop();
+    batch_.clear();
+    host_->drain(batch_);
+    for (io::Slab* s : batch_.slabs) io::SlabPool::unref(s);  // never handed to JS
+    batch_.clear();
+    host_.reset();
+  }
+  if (async_ != nullptr) {
+    async_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    async_ = nullptr;
+  }
+}
+
+bool HostWrap::post(io::Command&& cmd) {
+  if (!host_) return false;
+  std::vector<io::Command> v;
+  v.push_back(std::move(cmd));
+  return host_->submit(v) == err::kNone;
+}
+
+// submit(words: Uint32Array, count: number, buffers: Array<Uint8Array | undefined>) -> error code
+Napi::Value HostWrap::Submit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!host_) return Napi::Number::New(env, err::kShutdown);
+  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsArray())
+    return Napi::Number::New(env, err::kBadCommand);
+  Napi::Uint32Array words = info[0].As<Napi::Uint32Array>();
+  uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Array bufs = info[2].As<Napi::Array>();
+  uint32_t nbufs = bufs.Length();
+  if (static_cast<size_t>(count) * io::kCommandWords > words.ElementLength()) return Napi::Number::New(env, err::kBadCommand);
+  const uint32_t* w = words.Data();
+  cmds_.clear();
+  cmds_.reserve(count);
+  auto buf = [&](uint32_t idx, const uint8_t*& p, size_t& n) -> bool {
+    if (idx >= nbufs) return false;
+    return bytes_of(bufs.Get(idx), p, n);
+  };
+  for (uint32_t i = 0; i < count; i++, w += io::kCommandWords) {
+    io::Command c(static_cast<io::Op>(w[0]));
+    c.conn = w[1];
+    c.stream = w[2];
+    c.a = w[3];
+    c.b = w[4];
+    c.c = w[5];
+    const uint8_t* p = nullptr;
+    size_t n = 0;
+    switch (c.op) {
+      case io::Op::kListen:
+      case io::Op::kOpenStream:
+      case io::Op::kSetProtocols:
+      case io::Op::kDial:
+        if (!buf(c.a, p, n)) return Napi::Number::New(env, err::kBadCommand);
+        c.text.assign(reinterpret_cast<const char*>(p), n);
+        if (c.op == io::Op::kDial && c.c != io::kNoBuf) {
+          if (!buf(c.c, p, n)) return Napi::Number::New(env, err::kBadCommand);
+          c.text2.assign(reinterpret_cast<const char*>(p), n);
+        }
+        break;
+      case io::Op::kSend:
+        // Transferred: JS keeps the buffer referenced until kWritten covers it; no copy here.
+        if (!buf(c.a, p, n) || n > 0xffffffffu) return Napi::Number::New(env, err::kBadCommand);
+        c.data = p;
+        c.len = static_cast<uint32_t>(n);
+        break;
+      case io::Op::kCloseListener:
+      case io::Op::kCloseWrite:
+      case io::Op::kReset:
+      case io::Op::kPause:
+      case io::Op::kResume:
+      case io::Op::kCloseConn:
+      case io::Op::kReleaseConn:
+        break;
+      default:
+        return Napi::Number::New(env, err::kBadCommand);
+    }
+    cmds_.push_back(std::move(c));
+  }
+  return Napi::Number::New(env, host_->submit(cmds_));
+}
+
+// counters() -> { connections: Float64Array, protocols: Float64Array }: views on native memory,
+// written by the I/O threads, read by JS without a call. Valid until this Host is collected.
+Napi::Value HostWrap::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!host_) return env.Undefined();
+  Napi::Object o = Napi::Object::New(env);
+  auto view = [&](double* p, size_t n) {
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, p, n * sizeof(double), [](Napi::Env, void*) {});
+    return Napi::Float64Array::New(env, n, ab, 0);
+  };
+  o.Set("connections", view(host_->connection_counters(), host_->connection_counters_length()));
+  o.Set("protocols", view(host_->protocol_counters(), host_->protocol_counters_length()));
+  o.Set("perConnection", Napi::Number::New(env, io::kCountersPerConnection));
+  o.Set("perProtocol", Napi::Number::New(env, io::kCountersPerProtocol));
+  o.Set("maxProtocols", Napi::Number::New(env, io::kMaxProtocols));
+  o.Set("threads", Napi::Number::New(env, host_->thread_count()));
+  return o;
+}
+
+Napi::Value HostWrap::Close(const Napi::CallbackInfo& info) {
+  shutdown();
+  return info.Env().Undefined();
+}
+
+Napi::Value HostWrap::Ref(const Napi::CallbackInfo& info) {
+  if (async_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(async_));
+  return info.Env().Undefined();
+}
+
+Napi::Value HostWrap::Unref(const Napi::CallbackInfo& info) {
+  if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  return info.Env().Undefined();
+}
+
+void HostWrap::OnAsync(uv_async_t* handle) {
+  auto* self = static_cast<HostWrap*>(handle->data);
+  if (self != nullptr) self->deliver();
+}
+
+// One JS crossing per wake-up: every record of every thread, the new slabs, the new objects.
+// onEvents(records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: object[])
+void HostWrap::deliver() {
+  if (!host_) return;
+  batch_.clear();
+  host_->drain(batch_);
+  if (batch_.records.empty()) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  size_t nrec = batch_.records.size();
+  Napi::ArrayBuffer rab = Napi::ArrayBuffer::New(env, nrec * sizeof(io::Record));
+  std::memcpy(rab.Data(), batch_.records.data(), nrec * sizeof(io::Record));
+  Napi::Uint32Array records = Napi::Uint32Array::New(env, nrec * 8, rab, 0);
+  Napi::ArrayBuffer bab = Napi::ArrayBuffer::New(env, batch_.blob.size());
+  if (!batch_.blob.empty()) std::memcpy(bab.Data(), batch_.blob.data(), batch_.blob.size());
+  Napi::Uint8Array blob = Napi::Uint8Array::New(env, batch_.blob.size(), bab, 0);
+  Napi::Array slabs = Napi::Array::New(env, batch_.slabs.size());
+  for (size_t i = 0; i < batch_.slabs.size(); i++) {
+    io::Slab* s = batch_.slabs[i];
+    // External: JS views the slab in place; the finalizer drops JS's reference (docs/buffer-ownership.md).
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+        env, s->data, io::kSlabSize, [](Napi::Env, void*, io::Slab* slab) { io::SlabPool::unref(slab); }, s);
+    slabs.Set(static_cast<uint32_t>(i), ab);
+  }
+  batch_.slabs.clear();
+  Napi::Array objects = Napi::Array::New(env);
+  uint32_t nobj = 0;
+  Napi::Object self = Value();
+  for (const io::Record& r : batch_.records) {
+    if (r.type == static_cast<uint32_t>(io::Ev::kListening)) {
+      objects.Set(nobj++, NewListener(env, instance_, self, r.conn));
+    } else if (r.type == static_cast<uint32_t>(io::Ev::kConnOpen)) {
+      objects.Set(nobj++, NewConnection(env, instance_, self, r.conn));
+    }
+  }
+  batch_.clear();
+  try {
+    on_events_.MakeCallback(self, {records, blob, slabs, objects}, *async_context_);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+}  // namespace l2n::binding

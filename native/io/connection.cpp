@@ -1,0 +1,888 @@
+#include "io/connection.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "io/host.h"
+#include "io/io_thread.h"
+#include "io/limits.h"
+#include "l2n/alloc.h"
+#include "l2n/errors.h"
+
+namespace l2n::io {
+
+namespace {
+constexpr std::string_view kNoise = "/noise";
+constexpr std::string_view kYamux = "/yamux/1.0.0";
+constexpr size_t kTag = noise::kTagLength;
+constexpr size_t kMaxPlain = noise::kMaxPlaintextLength;
+
+// Counter fields per connection (kCountersPerConnection doubles; mirrored in src/native/protocol.ts).
+enum : uint32_t { kBytesIn, kBytesOut, kFramesIn, kFramesOut, kErrors, kStreamsOpened };
+// Per protocol.
+enum : uint32_t { kProtoBytesIn, kProtoBytesOut, kProtoStreams, kProtoErrors };
+
+inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t nl = s.find('\n', start);
+    if (nl == std::string::npos) nl = s.size();
+    if (nl > start) out.emplace_back(s.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+void put16(std::vector<uint8_t>& b, size_t v) {
+  b.push_back(static_cast<uint8_t>(v >> 8));
+  b.push_back(static_cast<uint8_t>(v));
+}
+void put_str(std::vector<uint8_t>& b, const std::string& s) {
+  put16(b, s.size());
+  b.insert(b.end(), s.begin(), s.end());
+}
+}  // namespace
+
+Connection::Connection(IoThread& th, uint32_t id, int fd, bool outbound, uint32_t listen_id, uint32_t slot,
+                       std::string expected_peer)
+    : th_(th), id_(id), fd_(fd), outbound_(outbound), listen_id_(listen_id), slot_(slot),
+      expected_peer_(std::move(expected_peer)), phase_(outbound ? Phase::kConnecting : Phase::kSecurity) {
+  counters_ = th_.conn_counters(slot_);
+  for (uint32_t i = 0; i < kCountersPerConnection; i++) std::atomic_ref<double>(counters_[i]).store(0, std::memory_order_relaxed);
+  handshake_deadline_ = th_.now() + kHandshakeTimeoutNs;
+  rearm_timer();
+}
+
+Connection::~Connection() {
+  if (tail_slab_ != nullptr) SlabPool::unref(tail_slab_);
+  mem::free(out_, out_cap_);
+}
+
+void Connection::count(uint32_t field, double v) {
+  std::atomic_ref<double> c(counters_[field]);
+  c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+
+void Connection::count_proto(uint32_t proto, uint32_t field, double v) {
+  double* p = th_.proto_counters(proto);
+  if (p == nullptr) return;
+  std::atomic_ref<double> c(p[field]);
+  c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+
+void Connection::rearm_timer() {
+  uint64_t deadline = opened_ ? UINT64_MAX : handshake_deadline_;
+  if (mux_) deadline = std::min(deadline, mux_->next_deadline());
+  if (deadline != UINT64_MAX) th_.arm_timer(this, deadline);
+}
+
+// ---- lifecycle ---------------------------------------------------------------------------------
+
+void Connection::start() {
+  phase_ = Phase::kSecurity;
+  noise::HandshakeConfig cfg;
+  const HostConfig& hc = th_.host().config();
+  cfg.role = outbound_ ? noise::Role::kInitiator : noise::Role::kResponder;
+  std::memcpy(cfg.static_secret, hc.static_secret, 32);
+  std::memcpy(cfg.static_public, hc.static_public, 32);
+  cfg.payload = hc.payload;
+  cfg.expected_remote_peer_id.assign(expected_peer_.begin(), expected_peer_.end());
+  hs_ = std::make_unique<noise::Handshake>(cfg);
+  if (outbound_) {
+    // Optimistic: "/multistream/1.0.0\n/noise\n" and Noise message 1 in one write.
+    sec_dialer_ = std::make_unique<mss::Dialer>(std::vector<std::string>{std::string(kNoise)}, true);
+    scratch_.clear();
+    sec_dialer_->start(scratch_);
+    hs_->start(scratch_);
+    write_raw(scratch_.data(), scratch_.size());
+    if (hs_->error() != noise::Error::kNone) return fail(err::from_engine(err::kNoiseBase, hs_->error()));
+  } else {
+    sec_listener_ = std::make_unique<mss::Listener>([](std::string_view p) { return p == kNoise; });
+    scratch_.clear();
+    hs_->start(scratch_);  // responder: produces nothing, but the call order requires it
+  }
+  th_.mark_dirty(this);
+}
+
+void Connection::close_now(uint32_t code) {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  if (code != err::kLocalClose && code != err::kLocalAbort && code != err::kShutdown && code != err::kEof) count(kErrors, 1);
+  th_.loop().remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  if (tail_slab_ != nullptr) {
+    SlabPool::unref(tail_slab_);
+    tail_slab_ = nullptr;
+  }
+  mem::free(out_, out_cap_);
+  out_ = nullptr;
+  out_cap_ = out_len_ = out_sent_ = 0;
+  // Report bytes already encrypted before forgetting the streams (JS releases those buffers either way).
+  for (StreamState* st : written_dirty_) report_written(*st);
+  written_dirty_.clear();
+  if (opened_) {
+    th_.batch().add(Ev::kConnClosed, id_, 0, code);
+  } else {
+    Record& r = th_.batch().add(Ev::kConnFailed, id_, 0, code, 0, listen_id_);
+    if (!remote_peer_.empty()) th_.batch().attach(r, remote_peer_.data(), remote_peer_.size());
+  }
+  sendlist_.clear();
+  by_handle_.clear();
+  by_yid_.clear();
+  th_.connection_done(this);
+}
+
+void Connection::on_timer(uint64_t now) {
+  if (phase_ == Phase::kClosed) return;
+  if (!opened_ && now >= handshake_deadline_) return fail(err::kHandshakeTimeout);
+  if (mux_) {
+    mux_->handle_timeout(now);
+    th_.mark_dirty(this);
+  }
+  rearm_timer();
+}
+
+void Connection::on_socket(uint32_t events) {
+  if (phase_ == Phase::kConnecting) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    uint32_t code = connect_result(fd_);
+    if (code != err::kNone) return fail(code);
+    start();
+    if (phase_ == Phase::kClosed) return;
+  }
+  if (events & EPOLLRDHUP) rdhup_ = true;
+  if (events & EPOLLOUT) {
+    writable_ = true;
+    th_.mark_dirty(this);
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    readable_ = true;
+    read_input();
+  }
+}
+
+void Connection::resume_reading() {
+  read_deferred = false;
+  if (readable_ && phase_ != Phase::kClosed) read_input();
+}
+
+// ---- receive path ------------------------------------------------------------------------------
+
+void Connection::read_input() {
+  for (int i = 0; i < kMaxReadsPerEvent && phase_ != Phase::kClosed; i++) {
+    if (th_.outbox_full()) {
+      th_.defer_read(this);
+      return;
+    }
+    size_t off = 0;
+    Slab* s = th_.read_slab(tail_len_, off);
+    if (s == nullptr) return fail(err::kOutOfMemory);
+    size_t start;
+    if (tail_len_ > 0 && tail_slab_ == s && tail_off_ + tail_len_ == off) {
+      start = tail_off_;  // the unfinished message is right before the read position: read after it
+    } else if (tail_len_ > 0) {
+      std::memcpy(s->data + off, tail_slab_->data + tail_off_, tail_len_);  // one carry-over copy
+      start = off;
+      off += tail_len_;
+    } else {
+      start = off;
+    }
+    if (tail_slab_ != nullptr) {
+      SlabPool::unref(tail_slab_);
+      tail_slab_ = nullptr;
+    }
+    size_t pending = off - start;
+    tail_len_ = 0;
+    size_t space = kSlabSize - off;
+    ssize_t n = ::read(fd_, s->data + off, space);
+    if (n <= 0) {
+      bool again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+      if (n < 0 && errno == EINTR) again = true;
+      // Keep the unfinished bytes (they may have moved to s).
+      if (pending > 0) {
+        SlabPool::ref(s);
+        tail_slab_ = s;
+        tail_off_ = static_cast<uint32_t>(start);
+        tail_len_ = static_cast<uint32_t>(pending);
+        th_.advance_read_slab(off);
+      }
+      if (again) {
+        readable_ = false;
+        return;
+      }
+      if (n == 0) return fail(opened_ ? err::kEof : err::kEof);
+      return fail(errno == ECONNRESET || errno == EPIPE ? err::kConnectionReset : err::kSocketError);
+    }
+    count(kBytesIn, static_cast<double>(n));
+    size_t end = off + static_cast<size_t>(n);
+    th_.advance_read_slab(end);
+    cur_slab_ = s;
+    size_t consumed = process(s->data + start, end - start);
+    cur_slab_ = nullptr;
+    if (phase_ == Phase::kClosed) return;
+    size_t remaining = end - start - consumed;
+    if (remaining > 0) {
+      SlabPool::ref(s);
+      tail_slab_ = s;
+      tail_off_ = static_cast<uint32_t>(start + consumed);
+      tail_len_ = static_cast<uint32_t>(remaining);
+    }
+    th_.mark_dirty(this);
+    // A short read drained the socket; a new edge comes with new data. After RDHUP, read on to
+    // see the EOF (no further edge would announce it).
+    if (static_cast<size_t>(n) < space && !rdhup_) {
+      readable_ = false;
+      return;
+    }
+  }
+  if (readable_ && phase_ != Phase::kClosed) th_.defer_read(this);  // budget used: continue next iteration
+}
+
+size_t Connection::process(uint8_t* data, size_t len) {
+  size_t p = 0;
+  while (p < len && phase_ != Phase::kClosed) {
+    if (phase_ == Phase::kSecurity) {
+      scratch_.clear();
+      if (outbound_) {
+        p += sec_dialer_->feed(data + p, len - p, scratch_);
+        if (!scratch_.empty()) write_raw(scratch_.data(), scratch_.size());
+        if (sec_dialer_->status() == mss::Status::kFailed)
+          return fail(err::from_engine(err::kMultistreamBase, sec_dialer_->error())), p;
+        if (!sec_dialer_->confirmed()) break;
+        sec_dialer_.reset();
+        phase_ = Phase::kHandshake;
+      } else {
+        p += sec_listener_->feed(data + p, len - p, scratch_);
+        if (!scratch_.empty()) write_raw(scratch_.data(), scratch_.size());
+        if (sec_listener_->status() == mss::Status::kFailed)
+          return fail(err::from_engine(err::kMultistreamBase, sec_listener_->error())), p;
+        if (sec_listener_->status() != mss::Status::kDone) break;
+        sec_listener_.reset();
+        phase_ = Phase::kHandshake;
+      }
+      continue;
+    }
+    // Noise framing: u16be length || message. Whole messages only.
+    if (len - p < 2) break;
+    size_t mlen = be16(data + p);
+    if (len - p < 2 + mlen) break;
+    if (phase_ == Phase::kHandshake) {
+      scratch_.clear();
+      hs_->feed(data + p, 2 + mlen, scratch_);
+      p += 2 + mlen;
+      if (!scratch_.empty()) write_raw(scratch_.data(), scratch_.size());
+      if (hs_->error() != noise::Error::kNone) {
+        const auto& rid = hs_->remote().peer_id;
+        remote_peer_.assign(rid.begin(), rid.end());
+        return fail(err::from_engine(err::kNoiseBase, hs_->error())), p;
+      }
+      if (hs_->done()) on_handshake_done();
+      continue;
+    }
+    // Transport phase: decrypt in place; plaintext is contiguous at data + p + 2.
+    if (mlen < kTag) return fail(err::from_engine(err::kNoiseBase, noise::Error::kMessageTooShort)), p;
+    uint8_t* msg = data + p + 2;
+    noise::Error de = rx_->decrypt(msg, mlen, msg);
+    if (de != noise::Error::kNone) return fail(err::from_engine(err::kNoiseBase, de)), p;
+    p += 2 + mlen;
+    on_plaintext(msg, mlen - kTag);
+  }
+  return p;
+}
+
+void Connection::on_handshake_done() {
+  tx_.emplace(hs_->take_send());
+  rx_.emplace(hs_->take_recv());
+  const noise::RemoteIdentity& rid = hs_->remote();
+  remote_peer_.assign(rid.peer_id.begin(), rid.peer_id.end());
+  early_muxer_ = false;
+  if (th_.host().advertises_yamux()) {
+    for (const auto& m : rid.stream_muxers)
+      if (m == kYamux) early_muxer_ = true;
+  }
+  phase_ = Phase::kOpen;
+  if (early_muxer_) {
+    open_connection();
+  } else if (outbound_) {
+    // Optimistic: propose /yamux/1.0.0 and start Yamux at once; the echo is consumed on arrival.
+    mux_dialer_ = std::make_unique<mss::Dialer>(std::vector<std::string>{std::string(kYamux)}, true);
+    scratch_.clear();
+    mux_dialer_->start(scratch_);
+    append_plain(scratch_.data(), scratch_.size());
+    open_connection();
+  } else {
+    mux_listener_ = std::make_unique<mss::Listener>([](std::string_view p) { return p == kYamux; });
+  }
+  hs_.reset();
+  th_.mark_dirty(this);
+}
+
+void Connection::open_connection() {
+  yamux::Config cfg;
+  cfg.max_stream_window = th_.host().config().max_stream_window;
+  cfg.max_streams = kMaxStreamsPerConnection;
+  mux_ = std::make_unique<yamux::Session>(cfg, outbound_);
+  opened_ = true;
+  std::vector<uint8_t>& b = th_.batch().blob;
+  Record& r = th_.batch().add(Ev::kConnOpen, id_, 0, slot_, outbound_ ? 1 : 0, listen_id_);
+  r.blob_off = static_cast<uint32_t>(b.size());
+  SockAddr ra, la;
+  int fam = 4;
+  std::string rh, lh;
+  uint16_t rp = 0, lp = 0;
+  if (peer_addr(fd_, ra)) describe_addr(ra, fam, rh, rp);
+  if (local_addr(fd_, la)) describe_addr(la, fam, lh, lp);
+  put_str(b, remote_peer_);
+  put_str(b, rh);
+  put_str(b, lh);
+  put16(b, rp);
+  put16(b, lp);
+  b.push_back(static_cast<uint8_t>(fam));
+  b.push_back(early_muxer_ ? 1 : 0);
+  r.blob_len = static_cast<uint32_t>(b.size() - r.blob_off);
+  rearm_timer();
+}
+
+void Connection::on_plaintext(uint8_t* p, size_t n) {
+  if (mux_listener_) {
+    scratch_.clear();
+    size_t c = mux_listener_->feed(p, n, scratch_);
+    if (!scratch_.empty()) append_plain(scratch_.data(), scratch_.size());
+    if (mux_listener_->status() == mss::Status::kFailed)
+      return fail(err::from_engine(err::kMultistreamBase, mux_listener_->error()));
+    if (mux_listener_->status() != mss::Status::kDone) return;
+    mux_listener_.reset();
+    open_connection();
+    p += c;
+    n -= c;
+  } else if (mux_dialer_) {
+    scratch_.clear();
+    size_t c = mux_dialer_->feed(p, n, scratch_);
+    if (mux_dialer_->status() == mss::Status::kFailed)
+      return fail(err::from_engine(err::kMultistreamBase, mux_dialer_->error()));
+    p += c;
+    n -= c;
+    if (!mux_dialer_->confirmed()) return;
+    mux_dialer_.reset();
+  }
+  if (n == 0 || !mux_) return;
+  mux_events_.clear();
+  bool ok = mux_->handle_input(p, n, th_.now(), [this](const yamux::Event& e) { mux_events_.push_back(e); });
+  handle_mux_events();
+  if (phase_ == Phase::kClosed) return;
+  if (!ok) {
+    // The engine queued a go-away: try to put it on the wire before closing.
+    scratch_.clear();
+    mux_->poll_control(scratch_);
+    if (!scratch_.empty()) append_plain(scratch_.data(), scratch_.size());
+    if (phase_ != Phase::kClosed) {
+      seal_open();
+      write_socket();
+    }
+    return fail(err::from_engine(err::kYamuxBase, mux_->error()));
+  }
+}
+
+void Connection::handle_mux_events() {
+  for (const yamux::Event& e : mux_events_) {
+    if (phase_ == Phase::kClosed) return;
+    switch (e.type) {
+      case yamux::EventType::kStreamOpened: {
+        auto st = std::make_unique<StreamState>();
+        st->yid = e.stream_id;
+        st->handle = kNativeIdBit | e.stream_id;
+        IoThread* th = &th_;
+        st->listener = std::make_unique<mss::Listener>([th](std::string_view p) { return th->protocol_supported(p); });
+        by_yid_[e.stream_id] = std::move(st);
+        count(kStreamsOpened, 1);
+        break;
+      }
+      case yamux::EventType::kData: {
+        count(kFramesIn, 1);
+        StreamState* st = by_yid(e.stream_id);
+        if (st == nullptr) {
+          mux_->consume(e.stream_id, e.len, th_.now());
+          break;
+        }
+        on_stream_data(*st, e.data, e.len);
+        break;
+      }
+      case yamux::EventType::kRemoteFin: {
+        StreamState* st = by_yid(e.stream_id);
+        if (st == nullptr) break;
+        st->remote_fin = true;
+        if (st->announced) {
+          th_.batch().add(Ev::kRemoteFin, id_, st->handle);
+          maybe_forget(*st);
+        } else if (st->outbound) {
+          th_.batch().add(Ev::kStreamOpenFailed, id_, st->handle, err::kStreamRemoteReset);
+          mux_->reset_stream(st->yid);
+          forget(*st, false);
+        } else {
+          forget(*st, false);  // closed before negotiation finished: JS never saw it
+        }
+        break;
+      }
+      case yamux::EventType::kRemoteReset: {
+        StreamState* st = by_yid(e.stream_id);
+        if (st == nullptr) break;
+        if (st->announced) {
+          report_written(*st);
+          th_.batch().add(Ev::kRemoteReset, id_, st->handle, err::kStreamRemoteReset);
+        } else if (st->outbound) {
+          th_.batch().add(Ev::kStreamOpenFailed, id_, st->handle, err::kStreamRemoteReset);
+        }
+        forget(*st, false);
+        break;
+      }
+      case yamux::EventType::kSendWindow: {
+        StreamState* st = by_yid(e.stream_id);
+        if (st != nullptr && !st->sendq.empty()) schedule(*st);
+        break;
+      }
+      case yamux::EventType::kPong:
+      case yamux::EventType::kGoAway:
+        break;
+    }
+  }
+  mux_events_.clear();
+  th_.mark_dirty(this);
+}
+
+void Connection::on_stream_data(StreamState& st, const uint8_t* p, uint32_t n) {
+  if (st.announced && !st.dialer) return deliver(st, p, n);
+  // Stream-level multistream negotiation; its bytes are ours: grant their window at once.
+  std::vector<uint8_t> out;
+  size_t c = 0;
+  if (st.listener) {
+    c = st.listener->feed(p, n, out);
+    if (!out.empty()) queue_stream_bytes(st, std::move(out), false);
+    mux_->consume(st.yid, static_cast<uint32_t>(c), th_.now());
+    if (st.listener->status() == mss::Status::kFailed) {
+      count(kErrors, 1);
+      mux_->reset_stream(st.yid);
+      forget(st, false);
+      return;
+    }
+    if (st.listener->status() != mss::Status::kDone) return;
+    const std::string& proto = st.listener->selected();
+    st.proto = th_.host().protocol_index(proto);
+    Record& r = th_.batch().add(Ev::kStreamInbound, id_, st.handle, st.proto);
+    th_.batch().attach(r, proto.data(), proto.size());
+    st.announced = true;
+    count_proto(st.proto, kProtoStreams, 1);
+    st.listener.reset();
+  } else if (st.dialer) {
+    c = st.dialer->feed(p, n, out);
+    if (!out.empty()) queue_stream_bytes(st, std::move(out), false);
+    mux_->consume(st.yid, static_cast<uint32_t>(c), th_.now());
+    if (st.dialer->status() == mss::Status::kFailed) {
+      uint32_t code = err::from_engine(err::kMultistreamBase, st.dialer->error());
+      if (st.announced) {
+        report_written(st);
+        th_.batch().add(Ev::kRemoteReset, id_, st.handle, code);
+      } else {
+        th_.batch().add(Ev::kStreamOpenFailed, id_, st.handle, code);
+      }
+      if (st.proto != 0xffffffffu) count_proto(st.proto, kProtoErrors, 1);
+      mux_->reset_stream(st.yid);
+      forget(st, false);
+      return;
+    }
+    if (st.dialer->status() != mss::Status::kDone) return;
+    if (!st.announced) {
+      const std::string& proto = st.dialer->selected();
+      st.proto = th_.host().protocol_index(proto);
+      Record& r = th_.batch().add(Ev::kStreamOpened, id_, st.handle, st.proto);
+      th_.batch().attach(r, proto.data(), proto.size());
+      st.announced = true;
+      count_proto(st.proto, kProtoStreams, 1);
+    }
+    if (!st.dialer->confirmed()) return;
+    st.dialer.reset();
+    if (!st.sendq.empty()) schedule(st);  // data held back until the negotiation finished
+  }
+  if (c < n) deliver(st, p + c, n - static_cast<uint32_t>(c));
+}
+
+void Connection::deliver(StreamState& st, const uint8_t* p, uint32_t n) {
+  Slab* s = cur_slab_;
+  if (!s->exposed) th_.expose(s);
+  th_.batch().add(Ev::kData, id_, st.handle, s->id, static_cast<uint32_t>(p - s->data), n);
+  count_proto(st.proto, kProtoBytesIn, n);
+  if (st.paused) {
+    st.unconsumed += n;
+  } else {
+    mux_->consume(st.yid, n, th_.now());
+  }
+}
+
+// ---- streams -----------------------------------------------------------------------------------
+
+StreamState* Connection::by_yid(uint32_t yid) {
+  auto it = by_yid_.find(yid);
+  return it == by_yid_.end() ? nullptr : it->second.get();
+}
+
+StreamState* Connection::by_handle(uint32_t handle) {
+  if (handle & kNativeIdBit) return by_yid(handle & ~kNativeIdBit);
+  auto it = by_handle_.find(handle);
+  return it == by_handle_.end() ? nullptr : it->second;
+}
+
+void Connection::forget(StreamState& st, bool released_record) {
+  if (released_record) th_.batch().add(Ev::kStreamReleased, id_, st.handle);
+  for (auto it = sendlist_.begin(); it != sendlist_.end(); ++it) {
+    if (*it == &st) {
+      sendlist_.erase(it);
+      break;
+    }
+  }
+  for (auto it = written_dirty_.begin(); it != written_dirty_.end(); ++it) {
+    if (*it == &st) {
+      written_dirty_.erase(it);
+      break;
+    }
+  }
+  if (st.outbound) by_handle_.erase(st.handle);
+  by_yid_.erase(st.yid);  // frees st
+}
+
+void Connection::maybe_forget(StreamState& st) {
+  if (st.fin_sent && st.remote_fin && st.sendq.empty()) {
+    report_written(st);
+    forget(st, true);
+  }
+}
+
+void Connection::schedule(StreamState& st) {
+  if (st.in_sendlist) return;
+  st.in_sendlist = true;
+  sendlist_.push_back(&st);
+  th_.mark_dirty(this);
+}
+
+void Connection::queue_stream_bytes(StreamState& st, std::vector<uint8_t>&& bytes, bool front) {
+  StreamState::Pending item{nullptr, static_cast<uint32_t>(bytes.size()), 0, false, std::move(bytes)};
+  item.p = item.owned.data();  // a moved vector keeps its heap buffer, so p stays valid in the deque
+  if (front) {
+    st.sendq.push_front(std::move(item));
+  } else {
+    st.sendq.push_back(std::move(item));
+  }
+  schedule(st);
+}
+
+void Connection::report_written(StreamState& st) {
+  if (st.written_unreported == 0) return;
+  uint64_t n = st.written_unreported;
+  st.written_unreported = 0;
+  while (n > 0) {
+    uint32_t part = n > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(n);
+    th_.batch().add(Ev::kWritten, id_, st.handle, part);
+    n -= part;
+  }
+}
+
+void Connection::on_command(Command& cmd) {
+  if (phase_ == Phase::kClosed) return;
+  switch (cmd.op) {
+    case Op::kOpenStream: {
+      if (!mux_) {
+        th_.batch().add(Ev::kStreamOpenFailed, id_, cmd.stream, err::kStreamRefused);
+        return;
+      }
+      std::vector<std::string> protos = split_lines(cmd.text);
+      yamux::Error why = yamux::Error::kNone;
+      uint32_t yid = protos.empty() ? 0 : mux_->open_stream(&why);
+      if (yid == 0) {
+        th_.batch().add(Ev::kStreamOpenFailed, id_, cmd.stream,
+                        protos.empty() ? err::kBadCommand : err::from_engine(err::kYamuxBase, why));
+        return;
+      }
+      auto st = std::make_unique<StreamState>();
+      st->yid = yid;
+      st->handle = cmd.stream;
+      st->outbound = true;
+      bool optimistic = protos.size() == 1;
+      st->dialer = std::make_unique<mss::Dialer>(protos, optimistic);
+      std::vector<uint8_t> out;
+      st->dialer->start(out);
+      StreamState* raw = st.get();
+      by_yid_[yid] = std::move(st);
+      by_handle_[cmd.stream] = raw;
+      count(kStreamsOpened, 1);
+      if (raw->dialer->status() == mss::Status::kFailed) {
+        th_.batch().add(Ev::kStreamOpenFailed, id_, cmd.stream,
+                        err::from_engine(err::kMultistreamBase, raw->dialer->error()));
+        mux_->reset_stream(yid);
+        forget(*raw, false);
+        return;
+      }
+      queue_stream_bytes(*raw, std::move(out), false);
+      if (optimistic && raw->dialer->status() == mss::Status::kDone) {
+        const std::string& proto = raw->dialer->selected();
+        raw->proto = th_.host().protocol_index(proto);
+        Record& r = th_.batch().add(Ev::kStreamOpened, id_, raw->handle, raw->proto);
+        th_.batch().attach(r, proto.data(), proto.size());
+        raw->announced = true;
+        count_proto(raw->proto, kProtoStreams, 1);
+      }
+      return;
+    }
+    case Op::kSend: {
+      StreamState* st = by_handle(cmd.stream);
+      if (st == nullptr || st->fin_requested) {
+        // Stream gone (reset meanwhile): the bytes count as written so JS releases the buffer.
+        th_.batch().add(Ev::kWritten, id_, cmd.stream, cmd.len);
+        return;
+      }
+      st->sendq.push_back(StreamState::Pending{cmd.data, cmd.len, 0, true, {}});
+      // An optimistic dialer may send data right after its proposal; a non-optimistic one is only
+      // announced (and given data) after negotiation, so data never precedes the selection.
+      schedule(*st);
+      return;
+    }
+    case Op::kCloseWrite: {
+      StreamState* st = by_handle(cmd.stream);
+      if (st == nullptr) {
+        th_.batch().add(Ev::kWriteClosed, id_, cmd.stream);
+        return;
+      }
+      st->fin_requested = true;
+      schedule(*st);
+      return;
+    }
+    case Op::kReset: {
+      StreamState* st = by_handle(cmd.stream);
+      if (st == nullptr) {
+        th_.batch().add(Ev::kStreamReleased, id_, cmd.stream);
+        return;
+      }
+      mux_->reset_stream(st->yid);
+      report_written(*st);
+      forget(*st, true);
+      th_.mark_dirty(this);
+      return;
+    }
+    case Op::kPause: {
+      StreamState* st = by_handle(cmd.stream);
+      if (st != nullptr) st->paused = true;
+      return;
+    }
+    case Op::kResume: {
+      StreamState* st = by_handle(cmd.stream);
+      if (st == nullptr) return;
+      st->paused = false;
+      if (st->unconsumed > 0) {
+        mux_->consume(st->yid, static_cast<uint32_t>(st->unconsumed), th_.now());
+        st->unconsumed = 0;
+        th_.mark_dirty(this);
+      }
+      return;
+    }
+    case Op::kCloseConn: {
+      if (cmd.a == 0 || !mux_) return close_now(cmd.a == 0 ? err::kLocalAbort : err::kLocalClose);
+      mux_->go_away(0);
+      closing_ = true;
+      th_.mark_dirty(this);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+// ---- send path ---------------------------------------------------------------------------------
+
+bool Connection::ensure(size_t extra) {
+  if (out_len_ + extra <= out_cap_) return true;
+  // Drop what the socket already took before growing.
+  if (out_sent_ > 0 && !open_msg_) {
+    std::memmove(out_, out_ + out_sent_, out_len_ - out_sent_);
+    out_len_ -= out_sent_;
+    out_sent_ = 0;
+    if (out_len_ + extra <= out_cap_) return true;
+  }
+  size_t cap = out_cap_ == 0 ? kInitialOutputBuffer : out_cap_;
+  while (cap < out_len_ + extra) cap *= 2;
+  void* q = mem::grow(out_, out_cap_, out_len_, cap);
+  if (q == nullptr) return false;
+  out_ = static_cast<uint8_t*>(q);
+  out_cap_ = cap;
+  return true;
+}
+
+void Connection::write_raw(const uint8_t* p, size_t n) {
+  if (!ensure(n)) return fail(err::kOutOfMemory);
+  std::memcpy(out_ + out_len_, p, n);
+  out_len_ += n;
+  th_.mark_dirty(this);
+}
+
+void Connection::append_plain(const uint8_t* p, size_t n) {
+  while (n > 0 && phase_ != Phase::kClosed) {
+    if (!open_msg_) {
+      if (!ensure(2 + kTag + std::min(n, kMaxPlain))) return fail(err::kOutOfMemory);
+      open_msg_ = true;
+      open_pos_ = out_len_;
+      out_len_ += 2;
+    }
+    size_t used = out_len_ - open_pos_ - 2;
+    size_t take = std::min(n, kMaxPlain - used);
+    if (!ensure(take + kTag)) return fail(err::kOutOfMemory);
+    std::memcpy(out_ + out_len_, p, take);
+    out_len_ += take;
+    p += take;
+    n -= take;
+    if (used + take == kMaxPlain) seal_open();
+  }
+}
+
+void Connection::seal_open() {
+  if (!open_msg_) return;
+  open_msg_ = false;
+  size_t plain = out_len_ - open_pos_ - 2;
+  // In place: the plaintext already sits right after room for the length prefix.
+  noise::Error e = tx_->encrypt_frame(out_ + open_pos_ + 2, plain, out_ + open_pos_);
+  if (e != noise::Error::kNone) return fail(err::from_engine(err::kNoiseBase, e));
+  out_len_ += kTag;
+}
+
+void Connection::append_direct(const uint8_t* p, size_t n) {
+  seal_open();
+  size_t messages = (n + kMaxPlain - 1) / kMaxPlain;
+  if (!ensure(n + messages * (2 + kTag))) return fail(err::kOutOfMemory);
+  while (n > 0) {
+    size_t take = std::min(n, kMaxPlain);
+    // Encrypt straight from the JS buffer into the output buffer: the one pass over the bytes.
+    noise::Error e = tx_->encrypt_frame(p, take, out_ + out_len_);
+    if (e != noise::Error::kNone) return fail(err::from_engine(err::kNoiseBase, e));
+    out_len_ += take + noise::kFrameOverhead;
+    p += take;
+    n -= take;
+  }
+}
+
+void Connection::pump_streams() {
+  size_t rounds = sendlist_.size();
+  while (!sendlist_.empty() && out_len_ - out_sent_ < kMaxOutputBuffer && phase_ != Phase::kClosed) {
+    StreamState& st = *sendlist_.front();
+    sendlist_.pop_front();
+    st.in_sendlist = false;
+    // A non-optimistic dialer holds JS data until the selection is confirmed (only its own bytes go).
+    bool hold_js = st.dialer && !st.dialer->confirmed() && st.dialer->status() != mss::Status::kDone;
+    bool progressed = false;
+    while (!st.sendq.empty() && out_len_ - out_sent_ < kMaxOutputBuffer) {
+      StreamState::Pending& item = st.sendq.front();
+      if (item.js && hold_js) break;
+      uint32_t w = mux_->send_window(st.yid);
+      if (w == 0) break;
+      uint32_t n = std::min({item.len - item.off, w, kMaxDataFrame});
+      bool last = n == item.len - item.off && st.sendq.size() == 1 && st.fin_requested && !st.fin_sent;
+      uint8_t hdr[yamux::kHeaderLength];
+      if (!mux_->write_data_header(st.yid, n, last, hdr)) break;
+      append_plain(hdr, sizeof(hdr));
+      if (n < kCopySendThreshold) {
+        append_plain(item.p + item.off, n);
+      } else {
+        append_direct(item.p + item.off, n);
+      }
+      if (phase_ == Phase::kClosed) return;
+      count(kFramesOut, 1);
+      progressed = true;
+      item.off += n;
+      if (item.js) {
+        st.written_unreported += n;
+        count_proto(st.proto, kProtoBytesOut, n);
+      }
+      if (last) {
+        st.fin_sent = true;
+        th_.batch().add(Ev::kWriteClosed, id_, st.handle);
+      }
+      if (item.off == item.len) st.sendq.pop_front();
+    }
+    if (progressed && st.written_unreported > 0) written_dirty_.push_back(&st);
+    if (st.sendq.empty() && st.fin_requested && !st.fin_sent) {
+      mux_->close_stream(st.yid);
+      st.fin_sent = true;
+      th_.batch().add(Ev::kWriteClosed, id_, st.handle);
+    }
+    if (st.sendq.empty() && st.fin_sent && st.remote_fin) {
+      report_written(st);
+      forget(st, true);
+    } else if (!st.sendq.empty() && mux_->send_window(st.yid) > 0 &&
+               !(st.sendq.front().js && st.dialer && !st.dialer->confirmed() && st.dialer->status() != mss::Status::kDone)) {
+      schedule(st);  // more to send: back of the round-robin
+    }
+    if (rounds-- == 0 && !progressed) break;
+  }
+}
+
+void Connection::write_socket() {
+  while (out_sent_ < out_len_ && writable_) {
+    ssize_t n = ::write(fd_, out_ + out_sent_, out_len_ - out_sent_);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        writable_ = false;
+        break;
+      }
+      if (errno == EINTR) continue;
+      return fail(errno == EPIPE || errno == ECONNRESET ? err::kConnectionReset : err::kSocketError);
+    }
+    out_sent_ += static_cast<size_t>(n);
+    count(kBytesOut, static_cast<double>(n));
+  }
+  if (out_sent_ == out_len_ && !open_msg_) {
+    out_sent_ = out_len_ = 0;
+    if (out_cap_ > kKeepOutputBuffer && sendlist_.empty()) {
+      mem::free(out_, out_cap_);
+      out_ = nullptr;
+      out_cap_ = 0;
+    }
+  }
+}
+
+void Connection::flush() {
+  dirty = false;
+  if (phase_ == Phase::kClosed || phase_ == Phase::kConnecting) return;
+  // Bounded rounds of encrypt + write, so one busy connection cannot starve the others.
+  for (int round = 0; round < 4 && phase_ != Phase::kClosed; round++) {
+    if (mux_ && !mux_dialer_ && !mux_listener_) {
+      scratch_.clear();
+      mux_->poll_control(scratch_);
+      if (!scratch_.empty()) append_plain(scratch_.data(), scratch_.size());
+      pump_streams();
+      if (phase_ == Phase::kClosed) return;
+      scratch_.clear();
+      mux_->poll_control(scratch_);  // FINs queued by close_stream, window updates
+      if (!scratch_.empty()) append_plain(scratch_.data(), scratch_.size());
+    } else if (mux_ && mux_dialer_) {
+      // Optimistic muxer selection: Yamux frames may follow our proposal at once.
+      scratch_.clear();
+      mux_->poll_control(scratch_);
+      if (!scratch_.empty()) append_plain(scratch_.data(), scratch_.size());
+      pump_streams();
+    }
+    if (phase_ == Phase::kClosed) return;
+    if (tx_) seal_open();
+    write_socket();
+    if (phase_ == Phase::kClosed) return;
+    if (!writable_ || sendlist_.empty()) break;
+  }
+  for (StreamState* st : written_dirty_) report_written(*st);
+  written_dirty_.clear();
+  if (closing_ && out_sent_ == out_len_) return close_now(err::kLocalClose);
+  if (writable_ && !sendlist_.empty()) th_.mark_dirty(this);  // more to do next iteration
+  rearm_timer();
+}
+
+}  // namespace l2n::io

@@ -1,0 +1,87 @@
+// The I/O context of one addon instance: its threads, the slab pool, the counter tables and the
+// node's Noise identity. Created and driven by the binding (native/binding/host.cpp) from the JS
+// thread; everything else in native/io runs on the I/O threads.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "io/boundary.h"
+#include "io/limits.h"
+#include "io/slab.h"
+
+namespace l2n::io {
+
+class IoThread;
+
+struct HostConfig {
+  uint32_t threads = 1;
+  uint8_t static_secret[32] = {0};  // X25519: the node's Noise static key
+  uint8_t static_public[32] = {0};
+  std::vector<uint8_t> payload;     // our NoiseHandshakePayload protobuf, built by TS
+  uint32_t max_stream_window = 16 * 1024 * 1024;  // yamux Config default (see l2n/yamux.h)
+};
+
+class Host {
+ public:
+  // `notify` is called from an I/O thread when its outbox goes from empty to non-empty; the
+  // binding turns it into one uv_async_send (coalesced by libuv).
+  Host(HostConfig cfg, std::function<void()> notify);
+  ~Host();
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  bool start();
+  // Stops and joins the threads, closing every socket. Idempotent.
+  void stop();
+
+  // Routes commands to their threads and wakes each thread once. Returns an err code (0 = ok).
+  uint32_t submit(std::vector<Command>& cmds);
+
+  // Moves every thread's outbox into `into` (records, blob, slabs; blob offsets adjusted).
+  void drain(Batch& into);
+
+  const HostConfig& config() const { return cfg_; }
+  // Our payload lists /yamux/1.0.0 in stream_muxers (early muxer negotiation needs both sides to).
+  bool advertises_yamux() const { return advertises_yamux_; }
+  SlabPool& slabs() { return *slabs_; }
+  double* connection_counters() { return conn_counters_; }
+  size_t connection_counters_length() const { return conn_counters_len_; }
+  double* protocol_counters() { return proto_counters_; }
+  size_t protocol_counters_length() const { return proto_counters_len_; }
+
+  // Protocol registry for per-protocol counters: name -> index (< kMaxProtocols), assigned on first
+  // use, shared by all threads. Rare (once per stream negotiation), so a mutex is fine.
+  uint32_t protocol_index(const std::string& name);
+
+  // Round-robin thread for a new connection (dial or accept).
+  uint32_t next_thread() { return rr_.fetch_add(1, std::memory_order_relaxed) % cfg_.threads; }
+  IoThread& thread(uint32_t i) { return *threads_[i]; }
+  uint32_t thread_count() const { return cfg_.threads; }
+  void notify() { notify_(); }
+
+ private:
+  HostConfig cfg_;
+  std::function<void()> notify_;
+  std::vector<std::unique_ptr<IoThread>> threads_;
+  SlabPool* slabs_;  // self-deleting after shutdown (JS may hold slabs longer than the host)
+  double* conn_counters_ = nullptr;
+  size_t conn_counters_len_ = 0;
+  double* proto_counters_ = nullptr;
+  size_t proto_counters_len_ = 0;
+  std::atomic<uint32_t> rr_{0};
+  std::mutex proto_mu_;
+  std::unordered_map<std::string, uint32_t> proto_index_;
+  // Dial ids (chosen by JS) -> thread. Only the JS thread touches it (submit).
+  std::unordered_map<uint32_t, uint32_t> dial_thread_;
+  bool advertises_yamux_ = false;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace l2n::io

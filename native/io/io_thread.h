@@ -1,0 +1,113 @@
+// One I/O thread: an epoll loop that owns its listeners, its connections and their engines, so no
+// engine needs a lock. Loop iteration order (local work before new remote work, as the Swarm's poll
+// order): commands from JS, then timers, then socket events, then flush every connection touched in
+// this iteration (one write per connection per iteration: cork), then publish the batch of records.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "io/boundary.h"
+#include "io/limits.h"
+#include "io/loop.h"
+#include "io/slab.h"
+#include "io/socket.h"
+
+namespace l2n::io {
+
+class Host;
+class Connection;
+
+struct ListenerState {
+  uint32_t id;
+  int fd;
+};
+
+class IoThread {
+ public:
+  IoThread(Host& host, uint32_t index);
+  ~IoThread();
+  bool start();
+  void stop();  // from the JS thread: ask to exit and join
+
+  // From the JS thread (or another I/O thread for kAdopt): queue commands and wake once.
+  bool post(std::vector<Command>&& cmds);
+  bool post(Command&& cmd);
+  // From the JS thread: move the outbox out (records, blob offsets rebased onto `into`).
+  void drain_into(Batch& into);
+
+  // ---- used by Connection (on this thread) --------------------------------------------------
+  Host& host() { return host_; }
+  uint32_t index() const { return index_; }
+  Loop& loop() { return loop_; }
+  Batch& batch() { return batch_; }
+  uint64_t now() const { return now_; }
+  void mark_dirty(Connection* c);
+  // The slab reads go into; replaced when it has less than kMinReadSpace + `need` left.
+  Slab* read_slab(size_t need, size_t& offset);
+  void advance_read_slab(size_t new_cursor) { slab_cursor_ = new_cursor; }
+  // Marks `s` exposed to JS (first data event naming it): adds a kSlab record and a JS reference.
+  void expose(Slab* s);
+  bool protocol_supported(std::string_view p) const {
+    return protocols_.count(std::string(p)) != 0;
+  }
+  double* conn_counters(uint32_t slot);
+  double* proto_counters(uint32_t proto_index);
+  void arm_timer(Connection* c, uint64_t deadline);
+  // Outbox above kMaxOutboxRecords: stop reading sockets until JS drains.
+  bool outbox_full() const { return outbox_size_.load(std::memory_order_relaxed) >= kMaxOutboxRecords; }
+  // A connection that stopped reading because of outbox_full; resumed after a drain.
+  void defer_read(Connection* c);
+  // Called by Connection when it is finished: the fd is closed, records are out.
+  void connection_done(Connection* c);
+
+ private:
+  void run();
+  void handle_command(Command& cmd);
+  void handle_listener(ListenerState& l);
+  void adopt(int fd, uint32_t listen_id, bool outbound, uint32_t conn_id, const SockAddr* dial_addr,
+             std::string expected_peer);
+  void publish();
+  void retire_slab();
+  Connection* find(uint32_t conn_id);
+  void shutdown_all();
+
+  Host& host_;
+  uint32_t index_;
+  Loop loop_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+
+  std::mutex inbox_mu_;
+  std::vector<Command> inbox_;
+  std::vector<Command> work_;
+
+  std::mutex outbox_mu_;
+  Batch outbox_;
+  std::atomic<size_t> outbox_size_{0};
+  Batch batch_;
+
+  uint64_t now_ = 0;
+  std::unordered_map<uint32_t, std::unique_ptr<ListenerState>> listeners_;
+  std::unordered_map<uint32_t, Connection*> conns_;
+  std::vector<Connection*> dirty_;
+  std::vector<Connection*> deferred_reads_;
+  std::vector<Connection*> graveyard_;
+  std::unordered_set<std::string> protocols_;
+  uint32_t next_conn_seq_ = 1;
+  uint32_t next_slot_ = 0;
+  std::vector<uint32_t> free_slots_;
+  std::unordered_set<uint32_t> held_slots_;  // conn id -> slot kept until kReleaseConn
+  std::unordered_map<uint32_t, uint32_t> closed_slots_;
+
+  Slab* slab_ = nullptr;
+  size_t slab_cursor_ = 0;
+};
+
+}  // namespace l2n::io

@@ -1,0 +1,401 @@
+/**
+ * NativeHost: the TypeScript side of one native I/O context (native/binding/host.cpp).
+ *
+ * JS -> native: every command of a tick is appended to one Uint32Array (8 words each) plus a list
+ * of buffers, and submitted in ONE call when the tick ends (`flush: 'microtask'`, the default, or
+ * `'immediate'`). Send buffers are transferred (not copied): this side keeps them referenced until
+ * a `written` record covers them.
+ *
+ * native -> JS: one callback per wake-up carries every record since the last one; `dispatch`
+ * decodes them and calls the sinks registered for each listener / dial / connection. Received data
+ * arrives as (slab, offset, length): a Uint8Array view on a native slab, no copy.
+ */
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { existsSync } from 'node:fs'
+import { InvalidArgumentError, LimitExceededError } from '../core/errors.ts'
+import { COMMAND_WORDS, Ev, NO_BUF, Op, RECORD_WORDS } from './protocol.ts'
+import { errorFromCode } from './errors.ts'
+
+// ---- the addon ------------------------------------------------------------------------------
+
+export interface AddonHost {
+  submit(words: Uint32Array, count: number, buffers: Array<Uint8Array | undefined>): number
+  counters(): { connections: Float64Array, protocols: Float64Array, perConnection: number, perProtocol: number, maxProtocols: number, threads: number } | undefined
+  close(): void
+  ref(): void
+  unref(): void
+}
+export interface AddonHandle { readonly id: number, close(graceful?: boolean): void }
+export interface Addon {
+  Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number },
+    onEvents: (records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: AddonHandle[]) => void) => AddonHost
+  allocator: string
+}
+
+let addon: Addon | undefined
+
+/** Loads build/Release/libp2p_native.node (LIBP2P_NATIVE_ADDON overrides the path). */
+export function loadAddon (): Addon {
+  if (addon !== undefined) return addon
+  const here = dirname(fileURLToPath(import.meta.url))
+  // src/native/ (tsx) or dist/src/native/ (compiled): walk up to the package root.
+  const candidates = [
+    process.env.LIBP2P_NATIVE_ADDON,
+    resolve(here, '..', '..', 'build', 'Release', 'libp2p_native.node'),
+    resolve(here, '..', '..', '..', 'build', 'Release', 'libp2p_native.node')
+  ].filter((p): p is string => p !== undefined && p !== '')
+  const path = candidates.find(p => existsSync(p))
+  if (path === undefined) throw new Error(`libp2p-native addon not found (looked in ${candidates.join(', ')}); run npm run build:native`)
+  const require = createRequire(import.meta.url)
+  addon = require(path) as Addon
+  return addon
+}
+
+// ---- sinks: who receives the records ----------------------------------------------------------
+
+export interface ConnInfo {
+  id: number
+  slot: number
+  outbound: boolean
+  listenId: number
+  remotePeer: Uint8Array
+  remoteHost: string
+  localHost: string
+  remotePort: number
+  localPort: number
+  family: 4 | 6
+  earlyMuxer: boolean
+  handle: AddonHandle
+}
+
+export interface ConnectionSink {
+  onStreamInbound(handle: number, protocol: string, protoIndex: number): void
+  onStreamOpened(handle: number, protocol: string, protoIndex: number): void
+  onStreamOpenFailed(handle: number, code: number): void
+  onData(handle: number, data: Uint8Array): void
+  onRemoteFin(handle: number): void
+  onRemoteReset(handle: number, code: number): void
+  onWritten(handle: number, bytes: number): void
+  onWriteClosed(handle: number): void
+  onStreamReleased(handle: number): void
+  onClosed(code: number): void
+}
+
+export interface ListenerSink {
+  onListening(host: string, port: number, family: number, handle: AddonHandle): void
+  onListenFailed(code: number): void
+  onClosed(): void
+  /** An inbound connection is upgraded; return its sink. */
+  onInbound(info: ConnInfo): ConnectionSink
+  onInboundFailed(code: number): void
+}
+
+export interface DialSink {
+  onOpen(info: ConnInfo): ConnectionSink
+  onFailed(code: number, remotePeer: Uint8Array | undefined): void
+}
+
+export interface NativeHostOptions {
+  threads: number
+  staticSecret: Uint8Array
+  staticPublic: Uint8Array
+  payload: Uint8Array
+  maxStreamWindow: number
+  /** When queued commands are submitted: end of the current microtask checkpoint, or setImmediate. */
+  flush: 'microtask' | 'immediate'
+}
+
+/** Command words preallocated; the array doubles when a tick queues more. */
+const INITIAL_COMMANDS = 256
+/** JS-chosen ids wrap below the native id bit. */
+const MAX_JS_ID = 0x7fffffff
+
+const utf8 = new TextEncoder()
+const utf8d = new TextDecoder()
+
+export class NativeHost {
+  private readonly host: AddonHost
+  private readonly flushMode: 'microtask' | 'immediate'
+  private words = new Uint32Array(INITIAL_COMMANDS * COMMAND_WORDS)
+  private count = 0
+  private buffers: Array<Uint8Array | undefined> = []
+  private flushScheduled = false
+  private readonly slabs = new Map<number, ArrayBuffer>()
+  private readonly listeners = new Map<number, ListenerSink>()
+  private readonly dials = new Map<number, DialSink>()
+  private readonly conns = new Map<number, ConnectionSink>()
+  private nextId = 1
+  private closed = false
+  private refs = 0
+  private countersCache: ReturnType<AddonHost['counters']>
+  private nextSlab = 0
+  private nextObject = 0
+
+  constructor (opts: NativeHostOptions) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 64) throw new InvalidArgumentError('ioThreads must be an integer from 1 to 64')
+    if (opts.staticSecret.byteLength !== 32 || opts.staticPublic.byteLength !== 32) throw new InvalidArgumentError('Noise static keys must be 32 bytes')
+    if (!Number.isInteger(opts.maxStreamWindow) || opts.maxStreamWindow < 256 * 1024 || opts.maxStreamWindow > 0xffffffff) {
+      throw new InvalidArgumentError('maxStreamWindow must be an integer from 262144 (the Yamux initial window) to 2^32-1')
+    }
+    const { Host } = loadAddon()
+    this.flushMode = opts.flush
+    this.host = new Host({
+      threads: opts.threads,
+      staticSecret: opts.staticSecret,
+      staticPublic: opts.staticPublic,
+      payload: opts.payload,
+      maxStreamWindow: opts.maxStreamWindow
+    }, (records, blob, slabs, objects) => { this.dispatch(records, blob, slabs, objects) })
+    this.host.unref()
+    this.countersCache = this.host.counters()
+  }
+
+  /** Ids for listeners, dials and outbound streams (JS side of the id space). */
+  newId (): number {
+    const id = this.nextId
+    this.nextId = id >= MAX_JS_ID ? 1 : id + 1
+    return id
+  }
+
+  /** Keeps the Node event loop alive while something (a listener, a connection) needs events. */
+  retain (): void {
+    if (this.refs++ === 0 && !this.closed) this.host.ref()
+  }
+
+  release (): void {
+    if (--this.refs === 0 && !this.closed) this.host.unref()
+  }
+
+  counters (): NonNullable<ReturnType<AddonHost['counters']>> | undefined {
+    return this.countersCache ?? undefined
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+  private push (op: number, conn: number, stream: number, a: number, b: number, c: number): void {
+    if (this.closed) return
+    if ((this.count + 1) * COMMAND_WORDS > this.words.length) {
+      const bigger = new Uint32Array(this.words.length * 2)
+      bigger.set(this.words)
+      this.words = bigger
+    }
+    const o = this.count * COMMAND_WORDS
+    const w = this.words
+    w[o] = op; w[o + 1] = conn; w[o + 2] = stream; w[o + 3] = a; w[o + 4] = b; w[o + 5] = c
+    this.count++
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      if (this.flushMode === 'microtask') queueMicrotask(this.flushTask)
+      else setImmediate(this.flushTask)
+    }
+  }
+
+  private buf (b: Uint8Array): number {
+    this.buffers.push(b)
+    return this.buffers.length - 1
+  }
+
+  private readonly flushTask = (): void => { this.flush() }
+
+  /** Submits every queued command in one native call. */
+  flush (): void {
+    this.flushScheduled = false
+    if (this.count === 0 || this.closed) return
+    const count = this.count
+    const buffers = this.buffers
+    this.count = 0
+    this.buffers = []
+    const rc = this.host.submit(this.words, count, buffers)
+    if (rc !== 0) throw errorFromCode(rc)
+  }
+
+  listen (id: number, host: string, port: number, sink: ListenerSink): void {
+    this.listeners.set(id, sink)
+    this.push(Op.listen, id, 0, this.buf(utf8.encode(host)), port, 0)
+  }
+
+  dial (id: number, host: string, port: number, expectedPeer: Uint8Array | undefined, sink: DialSink): void {
+    this.dials.set(id, sink)
+    this.push(Op.dial, id, 0, this.buf(utf8.encode(host)), port, expectedPeer === undefined ? NO_BUF : this.buf(expectedPeer))
+  }
+
+  setProtocols (protocols: readonly string[]): void {
+    this.push(Op.setProtocols, 0, 0, this.buf(utf8.encode(protocols.join('\n'))), 0, 0)
+  }
+
+  openStream (conn: number, handle: number, protocols: readonly string[]): void {
+    this.push(Op.openStream, conn, handle, this.buf(utf8.encode(protocols.join('\n'))), 0, 0)
+  }
+
+  /** Transfers `data` to native until a written record covers it. */
+  send (conn: number, handle: number, data: Uint8Array): void {
+    if (data.byteLength > 0xffffffff) throw new LimitExceededError('send', 'a single send is limited to 4 GiB')
+    this.push(Op.send, conn, handle, this.buf(data), 0, 0)
+  }
+
+  closeWrite (conn: number, handle: number): void { this.push(Op.closeWrite, conn, handle, 0, 0, 0) }
+  reset (conn: number, handle: number): void { this.push(Op.reset, conn, handle, 0, 0, 0) }
+  pause (conn: number, handle: number): void { this.push(Op.pause, conn, handle, 0, 0, 0) }
+  resume (conn: number, handle: number): void { this.push(Op.resume, conn, handle, 0, 0, 0) }
+  closeConnection (conn: number, graceful: boolean): void { this.push(Op.closeConn, conn, 0, graceful ? 1 : 0, 0, 0) }
+  releaseConnection (conn: number): void { this.push(Op.releaseConn, conn, 0, 0, 0, 0) }
+  closeListener (id: number): void { this.push(Op.closeListener, id, 0, 0, 0, 0) }
+
+  /** Stops the I/O threads and closes every socket; no record is delivered afterwards. */
+  close (): void {
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    this.host.close()
+    this.slabs.clear()
+    this.listeners.clear()
+    this.dials.clear()
+    this.conns.clear()
+  }
+
+  get isClosed (): boolean { return this.closed }
+
+  // ---- records -------------------------------------------------------------------------------
+  private dispatch (records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: AddonHandle[]): void {
+    this.nextSlab = 0
+    this.nextObject = 0
+    const n = records.length
+    for (let o = 0; o < n; o += RECORD_WORDS) {
+      try {
+        this.dispatchOne(records, o, blob, slabs, objects)
+      } catch (err) {
+        // A user handler threw: keep delivering the batch, surface the error as uncaught.
+        process.nextTick(() => { throw err })
+      }
+    }
+    // Commands queued by the sinks go out now rather than after another microtask turn.
+    this.flush()
+  }
+
+  private dispatchOne (records: Uint32Array, o: number, blob: Uint8Array, slabs: ArrayBuffer[], objects: AddonHandle[]): void {
+    {
+      const type = records[o] as number
+      const connId = records[o + 1] as number
+      const stream = records[o + 2] as number
+      const a = records[o + 3] as number
+      switch (type) {
+        case Ev.data: {
+          const sink = this.conns.get(connId)
+          const ab = this.slabs.get(a)
+          if (sink !== undefined && ab !== undefined) sink.onData(stream, new Uint8Array(ab, records[o + 4] as number, records[o + 5] as number))
+          break
+        }
+        case Ev.written: this.conns.get(connId)?.onWritten(stream, a); break
+        case Ev.slab: {
+          const ab = slabs[this.nextSlab++]
+          if (ab !== undefined) this.slabs.set(a, ab)
+          break
+        }
+        case Ev.slabRetired: this.slabs.delete(a); break
+        case Ev.remoteFin: this.conns.get(connId)?.onRemoteFin(stream); break
+        case Ev.remoteReset: this.conns.get(connId)?.onRemoteReset(stream, a); break
+        case Ev.writeClosed: this.conns.get(connId)?.onWriteClosed(stream); break
+        case Ev.streamReleased: this.conns.get(connId)?.onStreamReleased(stream); break
+        case Ev.streamInbound:
+        case Ev.streamOpened: {
+          const sink = this.conns.get(connId)
+          if (sink === undefined) break
+          const protocol = utf8d.decode(blob.subarray(records[o + 6] as number, (records[o + 6] as number) + (records[o + 7] as number)))
+          if (type === Ev.streamInbound) sink.onStreamInbound(stream, protocol, a)
+          else sink.onStreamOpened(stream, protocol, a)
+          break
+        }
+        case Ev.streamOpenFailed: this.conns.get(connId)?.onStreamOpenFailed(stream, a); break
+        case Ev.connOpen: {
+          const handle = objects[this.nextObject++] as AddonHandle
+          const info = decodeConnInfo(connId, records, o, blob, handle)
+          let sink: ConnectionSink | undefined
+          if (info.outbound) {
+            const dial = this.dials.get(connId)
+            this.dials.delete(connId)
+            sink = dial?.onOpen(info)
+          } else {
+            sink = this.listeners.get(info.listenId)?.onInbound(info)
+          }
+          if (sink !== undefined) this.conns.set(connId, sink)
+          else { handle.close(false); this.releaseConnection(connId) }
+          break
+        }
+        case Ev.connFailed: {
+          const dial = this.dials.get(connId)
+          const off = records[o + 6] as number
+          const len = records[o + 7] as number
+          if (dial !== undefined) {
+            this.dials.delete(connId)
+            dial.onFailed(a, len > 0 ? blob.slice(off, off + len) : undefined)
+          } else {
+            this.listeners.get(records[o + 5] as number)?.onInboundFailed(a)
+          }
+          break
+        }
+        case Ev.connClosed: {
+          const sink = this.conns.get(connId)
+          this.conns.delete(connId)
+          sink?.onClosed(a)
+          this.releaseConnection(connId)
+          break
+        }
+        case Ev.listening: {
+          const handle = objects[this.nextObject++] as AddonHandle
+          const host = utf8d.decode(blob.subarray(records[o + 6] as number, (records[o + 6] as number) + (records[o + 7] as number)))
+          this.listeners.get(connId)?.onListening(host, a, records[o + 4] as number, handle)
+          break
+        }
+        case Ev.listenFailed: {
+          const sink = this.listeners.get(connId)
+          this.listeners.delete(connId)
+          sink?.onListenFailed(a)
+          break
+        }
+        case Ev.listenerClosed: {
+          const sink = this.listeners.get(connId)
+          this.listeners.delete(connId)
+          sink?.onClosed()
+          break
+        }
+      }
+    }
+  }
+}
+
+function decodeConnInfo (id: number, records: Uint32Array, o: number, blob: Uint8Array, handle: AddonHandle): ConnInfo {
+  let p = records[o + 6] as number
+  const str = (): Uint8Array => {
+    const len = ((blob[p] as number) << 8) | (blob[p + 1] as number)
+    const out = blob.slice(p + 2, p + 2 + len)
+    p += 2 + len
+    return out
+  }
+  const u16 = (): number => {
+    const v = ((blob[p] as number) << 8) | (blob[p + 1] as number)
+    p += 2
+    return v
+  }
+  const remotePeer = str()
+  const remoteHost = utf8d.decode(str())
+  const localHost = utf8d.decode(str())
+  const remotePort = u16()
+  const localPort = u16()
+  const family = blob[p] === 6 ? 6 : 4
+  const earlyMuxer = blob[p + 1] === 1
+  return {
+    id,
+    slot: records[o + 3] as number,
+    outbound: records[o + 4] === 1,
+    listenId: records[o + 5] as number,
+    remotePeer,
+    remoteHost,
+    localHost,
+    remotePort,
+    localPort,
+    family,
+    earlyMuxer,
+    handle
+  }
+}
