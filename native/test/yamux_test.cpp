@@ -614,4 +614,69 @@ TEST(pair_without_rtt_does_not_grow) {
   CHECK_EQ(r.max_window_seen, kInitialWindow);
 }
 
+TEST(pair_echo_many_streams_random_splits) {
+  // Client opens 16 streams, sends a message of its own on each and FINs; the server echoes each
+  // byte back as it arrives and FINs after the client's FIN. Both directions are cut at random.
+  std::mt19937 rng(3);
+  Session c(no_probe(), true), sv(no_probe(), false);
+  std::vector<uint8_t> c2s, s2c;
+  std::map<uint32_t, std::string> sent, echoed, got;
+  std::map<uint32_t, size_t> next;  // client: bytes of `sent` already framed
+  std::map<uint32_t, bool> client_fin_seen, done_c;
+  auto frame = [](Session& s, uint32_t id, const std::string& payload, bool fin, std::vector<uint8_t>& wire) {
+    uint8_t h[kHeaderLength];
+    if (!s.write_data_header(id, static_cast<uint32_t>(payload.size()), fin, h)) return false;
+    wire.insert(wire.end(), h, h + kHeaderLength);
+    wire.insert(wire.end(), payload.begin(), payload.end());
+    return true;
+  };
+  for (int i = 0; i < 16; i++) {
+    uint32_t id = c.open_stream();
+    std::string m(1 + rng() % 3000, 0);
+    for (auto& ch : m) ch = static_cast<char>(rng());
+    sent[id] = m;
+  }
+  auto server_sink = [&](const Event& e) {
+    if (e.type == EventType::kData) {
+      std::string piece(reinterpret_cast<const char*>(e.data), e.len);
+      echoed[e.stream_id] += piece;
+      sv.consume(e.stream_id, e.len, 0);
+      CHECK(frame(sv, e.stream_id, piece, false, s2c));
+    } else if (e.type == EventType::kRemoteFin) {
+      CHECK(frame(sv, e.stream_id, "", true, s2c));
+    }
+  };
+  auto client_sink = [&](const Event& e) {
+    if (e.type == EventType::kData) { got[e.stream_id].append(reinterpret_cast<const char*>(e.data), e.len); c.consume(e.stream_id, e.len, 0); }
+    if (e.type == EventType::kRemoteFin) done_c[e.stream_id] = true;
+  };
+  size_t pc = 0, ps = 0;
+  for (int step = 0; step < 100000 && done_c.size() < 16; step++) {
+    // Client frames the next piece of a random stream.
+    auto it = sent.begin();
+    std::advance(it, rng() % sent.size());
+    size_t& off = next[it->first];
+    if (off <= it->second.size() && !(off == it->second.size() && client_fin_seen[it->first])) {
+      size_t n = std::min<size_t>(it->second.size() - off, rng() % 700);
+      bool fin = off + n == it->second.size();
+      CHECK(frame(c, it->first, it->second.substr(off, n), fin, c2s));
+      off += n;
+      if (fin) client_fin_seen[it->first] = true;
+    }
+    c.poll_control(c2s);
+    size_t n = std::min<size_t>(c2s.size() - pc, rng() % 900);
+    CHECK(sv.handle_input(c2s.data() + pc, n, 0, server_sink));
+    pc += n;
+    sv.poll_control(s2c);
+    n = std::min<size_t>(s2c.size() - ps, rng() % 900);
+    CHECK(c.handle_input(s2c.data() + ps, n, 0, client_sink));
+    ps += n;
+  }
+  CHECK_EQ(done_c.size(), size_t(16));
+  for (auto& [id, m] : sent) { CHECK_EQ(echoed[id], m); CHECK_EQ(got[id], m); }
+  CHECK_EQ(c.num_streams(), size_t(0));  // FIN both ways frees every stream on both sides
+  CHECK_EQ(sv.num_streams(), size_t(0));
+  CHECK_EQ(sv.num_pending_inbound(), size_t(0));
+}
+
 TEST_MAIN()
