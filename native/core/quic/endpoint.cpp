@@ -1,0 +1,266 @@
+// The endpoint: every connection behind one UDP socket. Routes datagrams by destination
+// connection id, accepts new connections from client Initials (bounded), answers unknown versions
+// with Version Negotiation, and drops everything else without keeping state.
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+
+#include "core/quic/connection.h"
+
+namespace l2n::quic {
+
+struct Endpoint::Impl final : EndpointHooks {
+  EndpointConfig cfg;
+  std::shared_ptr<const tls::Certificate> cert;
+  EventSink* sink;
+  Address local;
+  int64_t unix_time;
+  uint64_t next_id = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns;
+  std::unordered_map<Cid, Connection::Impl*, CidHash> by_cid;
+  // Connections that may have output (after an input, a timer or a command), in service order.
+  std::deque<uint64_t> dirty;
+  std::unordered_map<uint64_t, bool> in_dirty;
+  struct Reply { std::vector<uint8_t> bytes; Address to; };
+  std::deque<Reply> replies;
+  size_t handshaking = 0;
+  Stats stats;
+
+  // EndpointHooks
+  void add_cid(const Cid& c, Connection::Impl* conn) override { by_cid[c] = conn; }
+  void remove_cid(const Cid& c) override { by_cid.erase(c); }
+  void on_handshake_done(Connection::Impl* c) override {
+    if (c->counted_handshaking) { c->counted_handshaking = false; handshaking--; }
+  }
+  int64_t unix_now() const override { return unix_time; }
+
+  void mark_dirty(uint64_t id) override {
+    auto [it, inserted] = in_dirty.try_emplace(id, true);
+    if (!inserted) {
+      if (it->second) return;
+      it->second = true;
+    }
+    dirty.push_back(id);
+  }
+
+  Connection* add(std::unique_ptr<Connection::Impl> impl) {
+    uint64_t id = impl->id;
+    auto c = std::make_unique<Connection>(std::move(impl));
+    Connection* raw = c.get();
+    conns.emplace(id, std::move(c));
+    handshaking++;
+    mark_dirty(id);
+    return raw;
+  }
+
+  void destroy(uint64_t id) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Connection::Impl& m = it->second->impl();
+    for (const Cid& c : m.cids) {
+      auto f = by_cid.find(c);
+      if (f != by_cid.end() && f->second == &m) by_cid.erase(f);
+    }
+    if (m.counted_handshaking) { m.counted_handshaking = false; handshaking--; }
+    in_dirty.erase(id);
+    conns.erase(it);
+  }
+
+  // Frees connections whose closing/draining period is over.
+  void reap() {
+    std::vector<uint64_t> dead;
+    for (auto& [id, c] : conns)
+      if (c->impl().state == Connection::State::kClosed) dead.push_back(id);
+    for (uint64_t id : dead) destroy(id);
+  }
+
+  void after_input(Connection::Impl& m) {
+    // A connection that failed before finishing its handshake no longer holds a handshake slot.
+    if (m.state != Connection::State::kHandshaking && m.counted_handshaking &&
+        m.state != Connection::State::kEstablished) {
+      m.counted_handshaking = false;
+      handshaking--;
+    }
+    mark_dirty(m.id);
+  }
+
+  void version_negotiation(const ngtcp2_version_cid& vc, const Address& from) {
+    if (replies.size() >= cfg.max_stateless_replies) return;
+    Reply r;
+    r.to = from;
+    r.bytes.resize(kMinInitialDatagram);
+    uint8_t unused = 0;
+    gnutls_rnd(GNUTLS_RND_NONCE, &unused, 1);
+    const uint32_t versions[] = {NGTCP2_PROTO_VER_V1};
+    // Echo the client's ids swapped (RFC 9000 17.2.1).
+    ngtcp2_ssize n = ngtcp2_pkt_write_version_negotiation(r.bytes.data(), r.bytes.size(), unused,
+                                                          vc.scid, vc.scidlen, vc.dcid, vc.dcidlen,
+                                                          versions, 1);
+    if (n <= 0) return;
+    r.bytes.resize(static_cast<size_t>(n));
+    replies.push_back(std::move(r));
+    stats.version_negotiations++;
+  }
+
+  void accept(const uint8_t* data, size_t len, const Address& from, uint64_t now) {
+    if (!cfg.accept_inbound) { stats.dropped_unknown++; return; }
+    if (len < kMinInitialDatagram) { stats.dropped_short++; return; }
+    if (handshaking >= cfg.max_handshaking || conns.size() >= cfg.max_connections) {
+      stats.dropped_handshake_limit++;
+      return;
+    }
+    ngtcp2_pkt_hd hd;
+    if (ngtcp2_accept(&hd, data, len) != 0 || hd.type != NGTCP2_PKT_INITIAL) {
+      stats.dropped_malformed++;
+      return;
+    }
+    auto impl = std::make_unique<Connection::Impl>();
+    impl->cfg = cfg.connection;
+    impl->cert = cert;
+    impl->sink = sink;
+    impl->ep = this;
+    impl->id = next_id++;
+    Error e = impl->init_server(local, from, hd, now);
+    if (e != Error::kNone) {
+      for (const Cid& c : impl->cids) by_cid.erase(c);
+      stats.dropped_malformed++;
+      return;
+    }
+    stats.connections_accepted++;
+    Connection* c = add(std::move(impl));
+    c->impl().handle_datagram(data, len, from, now);
+    after_input(c->impl());
+  }
+};
+
+Endpoint::Endpoint(const EndpointConfig& cfg, std::shared_ptr<const tls::Certificate> cert,
+                   EventSink* sink, const Address& local, int64_t unix_now_s)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->cfg = cfg;
+  impl_->cert = std::move(cert);
+  impl_->sink = sink;
+  impl_->local = local;
+  impl_->unix_time = unix_now_s;
+}
+
+Endpoint::~Endpoint() {
+  // Connections first: their destructors run while the routing tables still exist.
+  impl_->conns.clear();
+}
+
+void Endpoint::set_unix_time(int64_t t) { impl_->unix_time = t; }
+const Endpoint::Stats& Endpoint::stats() const { return impl_->stats; }
+size_t Endpoint::connection_count() const { return impl_->conns.size(); }
+size_t Endpoint::handshaking_count() const { return impl_->handshaking; }
+
+Connection* Endpoint::find(uint64_t id) {
+  auto it = impl_->conns.find(id);
+  return it == impl_->conns.end() ? nullptr : it->second.get();
+}
+
+void Endpoint::handle_datagram(const uint8_t* data, size_t len, const Address& remote, uint64_t now) {
+  Impl& m = *impl_;
+  m.reap();
+  m.stats.datagrams_in++;
+  if (len == 0) { m.stats.dropped_short++; return; }
+  ngtcp2_version_cid vc;
+  int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, kCidLength);
+  if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
+    // Unknown version in a long header: only a datagram big enough to be an Initial earns a
+    // reply, so the reply is never larger than what provoked it (no amplification).
+    if (m.cfg.accept_inbound && len >= kMinInitialDatagram) m.version_negotiation(vc, remote);
+    else m.stats.dropped_unknown++;
+    return;
+  }
+  if (rv != 0) { m.stats.dropped_malformed++; return; }
+  auto it = m.by_cid.find(Cid::of(vc.dcid, vc.dcidlen));
+  if (it != m.by_cid.end()) {
+    Connection::Impl& c = *it->second;
+    c.handle_datagram(data, len, remote, now);
+    m.after_input(c);
+    return;
+  }
+  // Unknown id. Only a long-header Initial (RFC 9000 17.2: form bit, type 0 in v1) can open a
+  // connection; short headers and other long types for unknown ids are dropped (a Stateless
+  // Reset reply is not implemented yet).
+  bool long_header = (data[0] & 0x80) != 0;
+  bool initial = long_header && ((data[0] & 0x30) >> 4) == 0 && vc.version == NGTCP2_PROTO_VER_V1;
+  if (!initial) { m.stats.dropped_unknown++; return; }
+  m.accept(data, len, remote, now);
+}
+
+void Endpoint::handle_timeout(uint64_t now) {
+  Impl& m = *impl_;
+  for (auto& [id, c] : m.conns) {
+    Connection::Impl& ci = c->impl();
+    if (ci.next_deadline() <= now) {
+      ci.handle_timeout(now);
+      m.after_input(ci);
+    }
+  }
+  m.reap();
+}
+
+Connection* Endpoint::connect(const Address& remote, const std::vector<uint8_t>& expected,
+                              uint64_t now, Error* err) {
+  Impl& m = *impl_;
+  m.reap();
+  if (m.conns.size() >= m.cfg.max_connections) { if (err) *err = Error::kEndpointFull; return nullptr; }
+  auto impl = std::make_unique<Connection::Impl>();
+  impl->cfg = m.cfg.connection;
+  impl->cert = m.cert;
+  impl->sink = m.sink;
+  impl->ep = &m;
+  impl->id = m.next_id++;
+  impl->expected_peer_id = expected;
+  Error e = impl->init_client(m.local, remote, now);
+  if (e != Error::kNone) {
+    for (const Cid& c : impl->cids) m.by_cid.erase(c);
+    if (err) *err = e;
+    return nullptr;
+  }
+  if (err) *err = Error::kNone;
+  return m.add(std::move(impl));
+}
+
+Transmit Endpoint::write_datagrams(uint8_t* out, size_t cap, uint64_t now) {
+  Impl& m = *impl_;
+  if (!m.replies.empty()) {
+    Impl::Reply& r = m.replies.front();
+    Transmit t;
+    if (cap >= r.bytes.size()) {
+      std::memcpy(out, r.bytes.data(), r.bytes.size());
+      t.bytes = t.segment_size = r.bytes.size();
+      t.segments = 1;
+      t.remote = r.to;
+    }
+    m.replies.pop_front();
+    if (t.bytes) return t;
+  }
+  while (!m.dirty.empty()) {
+    uint64_t id = m.dirty.front();
+    m.dirty.pop_front();
+    auto it = m.conns.find(id);
+    if (it == m.conns.end()) continue;
+    Connection::Impl& c = it->second->impl();
+    Transmit t = c.write_datagrams(out, cap, now);
+    if (t.bytes == 0) {
+      m.in_dirty[id] = false;
+      continue;
+    }
+    m.dirty.push_back(id);  // may have more: served again after the others (fairness)
+    return t;
+  }
+  m.reap();
+  return {};
+}
+
+uint64_t Endpoint::next_deadline() const {
+  // A scan over all connections: fine for the hundreds a node keeps; a timer heap is the
+  // follow-up when endpoints hold thousands.
+  uint64_t d = UINT64_MAX;
+  for (auto& [id, c] : impl_->conns) d = std::min(d, c->impl().next_deadline());
+  return d;
+}
+}  // namespace l2n::quic

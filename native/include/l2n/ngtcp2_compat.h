@@ -1,0 +1,111 @@
+// The one place where ngtcp2 0.12 (Debian 12) and ngtcp2 1.x (Debian 13, Ubuntu 24.10+, Fedora)
+// differ for us. The engine (native/core/quic) calls only the l2n_ng_* names below for anything
+// listed here, and the raw ngtcp2 API for everything that is identical in both.
+//
+// What changed between 0.12 and 1.0 that we use (from ngtcp2's headers and release notes):
+//   * ngtcp2_connection_close_error{,_default,_set_*} became ngtcp2_ccerr{,_default,_set_*};
+//     "set_transport_error_liberr" became "set_liberr", "set_transport_error_tls_alert" became
+//     "set_tls_alert", NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_* became NGTCP2_CCERR_TYPE_*, and
+//     ngtcp2_conn_get_connection_close_error (copy out) became ngtcp2_conn_get_ccerr (pointer).
+//   * ngtcp2_conn_shutdown_stream{,_read,_write} gained a `uint32_t flags` argument (0 for us).
+//   * ngtcp2_conn_is_in_{closing,draining}_period became ngtcp2_conn_in_{closing,draining}_period.
+//   * ngtcp2_transport_params gained original_dcid_present (a server must set it with original_dcid).
+//   * ngtcp2_conn_get_conn_stat became ngtcp2_conn_get_conn_info (we read only smoothed_rtt).
+// Unchanged and used directly: conn_{client,server}_new, read_pkt, writev_stream,
+// write_connection_close (only the ccerr type changed), get_expiry, handle_expiry, get_pto,
+// get_send_quantum, update_pkt_tx_time, extend_max_{stream_,}offset, open_bidi_stream,
+// set_keep_alive_timeout, pkt_decode_version_cid, accept, the callback struct members we set, and
+// the GnuTLS crypto helper (configure_{client,server}_session, the *_cb callbacks, conn_ref).
+// Since 1.22 get_new_connection_id / stream_close have *2 variants; the old members still work
+// and are what 0.12 has, so we keep them.
+#pragma once
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/version.h>
+
+#if NGTCP2_VERSION_NUM >= 0x010000
+#define L2N_NGTCP2_V1 1
+#else
+#define L2N_NGTCP2_V1 0
+#if NGTCP2_VERSION_NUM < 0x000c00
+#error "ngtcp2 0.12 or newer is required"
+#endif
+#endif
+
+namespace l2n::quic::compat {
+
+#if L2N_NGTCP2_V1
+using ccerr = ngtcp2_ccerr;
+inline constexpr auto kCcerrTransport = NGTCP2_CCERR_TYPE_TRANSPORT;
+inline void ccerr_default(ccerr* e) { ngtcp2_ccerr_default(e); }
+inline void ccerr_set_liberr(ccerr* e, int liberr) { ngtcp2_ccerr_set_liberr(e, liberr, nullptr, 0); }
+inline void ccerr_set_application_error(ccerr* e, uint64_t code) {
+  ngtcp2_ccerr_set_application_error(e, code, nullptr, 0);
+}
+inline void ccerr_set_transport_error(ccerr* e, uint64_t code) {
+  ngtcp2_ccerr_set_transport_error(e, code, nullptr, 0);
+}
+inline void ccerr_set_tls_alert(ccerr* e, uint8_t alert) { ngtcp2_ccerr_set_tls_alert(e, alert, nullptr, 0); }
+inline int shutdown_stream_read(ngtcp2_conn* c, int64_t id, uint64_t code) {
+  return ngtcp2_conn_shutdown_stream_read(c, 0, id, code);
+}
+inline int shutdown_stream_write(ngtcp2_conn* c, int64_t id, uint64_t code) {
+  return ngtcp2_conn_shutdown_stream_write(c, 0, id, code);
+}
+inline int shutdown_stream(ngtcp2_conn* c, int64_t id, uint64_t code) {
+  return ngtcp2_conn_shutdown_stream(c, 0, id, code);
+}
+inline bool in_closing_period(ngtcp2_conn* c) { return ngtcp2_conn_in_closing_period(c) != 0; }
+inline bool in_draining_period(ngtcp2_conn* c) { return ngtcp2_conn_in_draining_period(c) != 0; }
+inline void set_original_dcid(ngtcp2_transport_params* p, const ngtcp2_cid& cid) {
+  p->original_dcid = cid;
+  p->original_dcid_present = 1;
+}
+inline uint64_t smoothed_rtt(ngtcp2_conn* c) {
+  ngtcp2_conn_info info;
+  ngtcp2_conn_get_conn_info(c, &info);
+  return info.smoothed_rtt;
+}
+#else
+using ccerr = ngtcp2_connection_close_error;
+inline constexpr auto kCcerrTransport = NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT;
+inline void ccerr_default(ccerr* e) { ngtcp2_connection_close_error_default(e); }
+inline void ccerr_set_liberr(ccerr* e, int liberr) {
+  ngtcp2_connection_close_error_set_transport_error_liberr(e, liberr, nullptr, 0);
+}
+inline void ccerr_set_application_error(ccerr* e, uint64_t code) {
+  ngtcp2_connection_close_error_set_application_error(e, code, nullptr, 0);
+}
+inline void ccerr_set_transport_error(ccerr* e, uint64_t code) {
+  ngtcp2_connection_close_error_set_transport_error(e, code, nullptr, 0);
+}
+inline void ccerr_set_tls_alert(ccerr* e, uint8_t alert) {
+  ngtcp2_connection_close_error_set_transport_error_tls_alert(e, alert, nullptr, 0);
+}
+inline int shutdown_stream_read(ngtcp2_conn* c, int64_t id, uint64_t code) {
+  return ngtcp2_conn_shutdown_stream_read(c, id, code);
+}
+inline int shutdown_stream_write(ngtcp2_conn* c, int64_t id, uint64_t code) {
+  return ngtcp2_conn_shutdown_stream_write(c, id, code);
+}
+inline int shutdown_stream(ngtcp2_conn* c, int64_t id, uint64_t code) {
+  return ngtcp2_conn_shutdown_stream(c, id, code);
+}
+inline bool in_closing_period(ngtcp2_conn* c) { return ngtcp2_conn_is_in_closing_period(c) != 0; }
+inline bool in_draining_period(ngtcp2_conn* c) { return ngtcp2_conn_is_in_draining_period(c) != 0; }
+inline void set_original_dcid(ngtcp2_transport_params* p, const ngtcp2_cid& cid) { p->original_dcid = cid; }
+inline uint64_t smoothed_rtt(ngtcp2_conn* c) {
+  ngtcp2_conn_stat stat;
+  ngtcp2_conn_get_conn_stat(c, &stat);
+  return stat.smoothed_rtt;
+}
+#endif
+
+inline void get_connection_close_error(ngtcp2_conn* c, ccerr* e) {
+#if L2N_NGTCP2_V1
+  *e = *ngtcp2_conn_get_ccerr(c);
+#else
+  ngtcp2_conn_get_connection_close_error(c, e);
+#endif
+}
+
+}  // namespace l2n::quic::compat
