@@ -174,8 +174,11 @@ Napi::Value HostWrap::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!host_) return env.Undefined();
   Napi::Object o = Napi::Object::New(env);
+  // Each view holds a reference to the counter block: JS may keep reading after close().
+  using Block = std::shared_ptr<io::CounterBlock>;
   auto view = [&](double* p, size_t n) {
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, p, n * sizeof(double), [](Napi::Env, void*) {});
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+        env, p, n * sizeof(double), [](Napi::Env, void*, Block* hint) { delete hint; }, new Block(host_->counter_block()));
     return Napi::Float64Array::New(env, n, ab, 0);
   };
   o.Set("connections", view(host_->connection_counters(), host_->connection_counters_length()));

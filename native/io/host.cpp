@@ -7,16 +7,24 @@
 
 namespace l2n::io {
 
+CounterBlock::CounterBlock(size_t conn_n, size_t proto_n) : conn_len(conn_n), proto_len(proto_n) {
+  conn = static_cast<double*>(mem::alloc(conn_len * sizeof(double)));
+  proto = static_cast<double*>(mem::alloc(proto_len * sizeof(double)));
+  if (conn != nullptr) __builtin_memset(conn, 0, conn_len * sizeof(double));
+  if (proto != nullptr) __builtin_memset(proto, 0, proto_len * sizeof(double));
+}
+
+CounterBlock::~CounterBlock() {
+  mem::free(conn, conn_len * sizeof(double));
+  mem::free(proto, proto_len * sizeof(double));
+}
+
 Host::Host(HostConfig cfg, std::function<void()> notify)
     : cfg_(std::move(cfg)), notify_(std::move(notify)), slabs_(new SlabPool()) {
   if (cfg_.threads == 0) cfg_.threads = 1;
   if (cfg_.threads > kMaxThreads) cfg_.threads = kMaxThreads;
-  conn_counters_len_ = static_cast<size_t>(cfg_.threads) * kMaxConnectionsPerThread * kCountersPerConnection;
-  proto_counters_len_ = static_cast<size_t>(cfg_.threads) * kMaxProtocols * kCountersPerProtocol;
-  conn_counters_ = static_cast<double*>(mem::alloc(conn_counters_len_ * sizeof(double)));
-  proto_counters_ = static_cast<double*>(mem::alloc(proto_counters_len_ * sizeof(double)));
-  if (conn_counters_ != nullptr) __builtin_memset(conn_counters_, 0, conn_counters_len_ * sizeof(double));
-  if (proto_counters_ != nullptr) __builtin_memset(proto_counters_, 0, proto_counters_len_ * sizeof(double));
+  counters_ = std::make_shared<CounterBlock>(static_cast<size_t>(cfg_.threads) * kMaxConnectionsPerThread * kCountersPerConnection,
+                                             static_cast<size_t>(cfg_.threads) * kMaxProtocols * kCountersPerProtocol);
   noise::HandshakePayload parsed;
   if (noise::parse_handshake_payload(cfg_.payload.data(), cfg_.payload.size(), parsed) == noise::Error::kNone) {
     for (auto m : parsed.stream_muxers)
@@ -27,13 +35,11 @@ Host::Host(HostConfig cfg, std::function<void()> notify)
 Host::~Host() {
   stop();
   slabs_->shutdown();
-  mem::free(conn_counters_, conn_counters_len_ * sizeof(double));
-  mem::free(proto_counters_, proto_counters_len_ * sizeof(double));
 }
 
 bool Host::start() {
   if (started_) return true;
-  if (conn_counters_ == nullptr || proto_counters_ == nullptr) return false;
+  if (counters_->conn == nullptr || counters_->proto == nullptr) return false;
   for (uint32_t i = 0; i < cfg_.threads; i++) threads_.push_back(std::make_unique<IoThread>(*this, i));
   for (auto& t : threads_)
     if (!t->start()) return false;

@@ -19,6 +19,19 @@ namespace l2n::io {
 
 class IoThread;
 
+// Counter tables. Shared with JS (external ArrayBuffers whose finalizers hold a reference), so they
+// outlive the Host if JS still has views on them after close().
+struct CounterBlock {
+  double* conn = nullptr;
+  size_t conn_len = 0;
+  double* proto = nullptr;
+  size_t proto_len = 0;
+  CounterBlock(size_t conn_n, size_t proto_n);
+  ~CounterBlock();
+  CounterBlock(const CounterBlock&) = delete;
+  CounterBlock& operator=(const CounterBlock&) = delete;
+};
+
 struct HostConfig {
   uint32_t threads = 1;
   uint8_t static_secret[32] = {0};  // X25519: the node's Noise static key
@@ -50,10 +63,11 @@ class Host {
   // Our payload lists /yamux/1.0.0 in stream_muxers (early muxer negotiation needs both sides to).
   bool advertises_yamux() const { return advertises_yamux_; }
   SlabPool& slabs() { return *slabs_; }
-  double* connection_counters() { return conn_counters_; }
-  size_t connection_counters_length() const { return conn_counters_len_; }
-  double* protocol_counters() { return proto_counters_; }
-  size_t protocol_counters_length() const { return proto_counters_len_; }
+  double* connection_counters() { return counters_->conn; }
+  size_t connection_counters_length() const { return counters_->conn_len; }
+  double* protocol_counters() { return counters_->proto; }
+  size_t protocol_counters_length() const { return counters_->proto_len; }
+  const std::shared_ptr<CounterBlock>& counter_block() const { return counters_; }
 
   // Protocol registry for per-protocol counters: name -> index (< kMaxProtocols), assigned on first
   // use, shared by all threads. Rare (once per stream negotiation), so a mutex is fine.
@@ -70,10 +84,7 @@ class Host {
   std::function<void()> notify_;
   std::vector<std::unique_ptr<IoThread>> threads_;
   SlabPool* slabs_;  // self-deleting after shutdown (JS may hold slabs longer than the host)
-  double* conn_counters_ = nullptr;
-  size_t conn_counters_len_ = 0;
-  double* proto_counters_ = nullptr;
-  size_t proto_counters_len_ = 0;
+  std::shared_ptr<CounterBlock> counters_;
   std::atomic<uint32_t> rr_{0};
   std::mutex proto_mu_;
   std::unordered_map<std::string, uint32_t> proto_index_;
