@@ -1,0 +1,189 @@
+/**
+ * The Kademlia behaviour on a few nodes over the in-memory transport: every operation end to end,
+ * query ids in every event, modes, cancellation, inbound filtering, lookup caching.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { closeAll } from '../../helpers/swarm.ts'
+import { createKadSwarms, last, listenAddr, run, type KadSwarm } from './net.ts'
+import type { KadEvent } from '../../../src/protocols/kad/types.ts'
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+const server = { config: { mode: 'server' as const, autoRefresh: false, admissionCheck: false }, acceptUnknownNamespaces: true }
+
+/** A line: node i knows node i-1 only. */
+function chain (swarms: KadSwarm[]): void {
+  for (let i = 1; i < swarms.length; i++) {
+    const prev = swarms[i - 1] as KadSwarm
+    ;(swarms[i] as KadSwarm).behaviour.addAddress(prev.localPeerId, listenAddr(prev))
+  }
+}
+
+test('closest peers: a node finds a peer it only reaches through others; ids repeat in events', async () => {
+  const { swarms } = await createKadSwarms(6, () => server)
+  try {
+    chain(swarms)
+    const first = swarms[0] as KadSwarm
+    const lastNode = swarms[5] as KadSwarm
+    // Bootstrap everyone so tables fill beyond the chain.
+    for (const s of swarms.slice(1)) await run(s, k => k.bootstrap())
+    const events = await run(lastNode, k => k.getClosestPeers(first.localPeerId))
+    const ids = new Set(events.map(e => e.id))
+    assert.equal(ids.size, 1)
+    const r = last(events)
+    assert.ok(r.type === 'getClosestPeers' && r.error === undefined)
+    assert.ok(r.peers.some(p => p.peer.equals(first.localPeerId)), 'the target is among the closest peers')
+    assert.ok(r.peers.every(p => !p.peer.equals(lastNode.localPeerId)))
+    assert.ok((events.at(-1)?.stats.requests ?? 0) > 0)
+  } finally {
+    await closeAll(swarms)
+  }
+})
+
+test('put and get a record with quorum; lookup caching writes it back', async () => {
+  const { swarms } = await createKadSwarms(6, () => ({ ...server, config: { ...server.config, cachingMaxPeers: 1 } }))
+  try {
+    chain(swarms)
+    for (const s of swarms.slice(1)) await run(s, k => k.bootstrap())
+    // Node 0 never sent a request, so it knows nobody (no identify here): publish from node 1.
+    const [, a, , , , f] = swarms as [KadSwarm, KadSwarm, KadSwarm, KadSwarm, KadSwarm, KadSwarm]
+    const record = { key: enc('/test/hello'), value: enc('world') }
+    const put = last(await run(a, k => k.putRecord(record, { quorum: 3 })))
+    assert.ok(put.type === 'putRecord' && put.error === undefined && put.success >= 3, JSON.stringify(put))
+    const holders = swarms.filter(s => s.behaviour.store.getRecord(record.key, Date.now()) !== undefined).length
+    assert.ok(holders >= 4, `record held by ${holders} nodes`)
+    const events = await run(f, k => k.getRecord(record.key, { quorum: 2 }))
+    const found = events.filter(e => e.result.type === 'getRecord' && e.result.found !== undefined)
+    assert.ok(found.length >= 2, `found ${found.length} copies`)
+    const r = last(events)
+    assert.ok(r.type === 'getRecord' && r.error === undefined && r.best !== undefined)
+    assert.deepEqual(r.best.value, record.value)
+    // Lookup caching: node 3 loses its copy; a lookup that hears it answer without the record
+    // (quorum 5 is never met, so the lookup runs to the end) writes the best record back to it.
+    const three = swarms[3] as KadSwarm
+    three.behaviour.store.removeRecord(record.key)
+    f.behaviour.store.removeRecord(record.key)
+    const partial = last(await run(f, k => k.getRecord(record.key, { quorum: 5 })))
+    assert.ok(partial.type === 'getRecord' && partial.error === 'quorumFailed' && partial.count === 4 && partial.best !== undefined)
+    for (let i = 0; i < 50 && three.behaviour.store.getRecord(record.key, Date.now()) === undefined; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.deepEqual(three.behaviour.store.getRecord(record.key, Date.now())?.value, record.value, 'written back to the closest peer that lacked it')
+    const missing = last(await run(f, k => k.getRecord(enc('/test/missing'))))
+    assert.ok(missing.type === 'getRecord' && missing.error === 'notFound')
+  } finally {
+    await closeAll(swarms)
+  }
+})
+
+test('start providing, get providers, stop providing', async () => {
+  const { swarms } = await createKadSwarms(6, () => server)
+  try {
+    chain(swarms)
+    for (const s of swarms.slice(1)) await run(s, k => k.bootstrap())
+    const [, a, , , , f] = swarms as [KadSwarm, KadSwarm, KadSwarm, KadSwarm, KadSwarm, KadSwarm]
+    const key = enc('some-cid-bytes')
+    const prov = last(await run(a, k => k.startProviding(key)))
+    assert.ok(prov.type === 'startProviding' && prov.error === undefined && prov.success >= 1, JSON.stringify(prov))
+    const events = await run(f, k => k.getProviders(key))
+    const providers = events.flatMap(e => e.result.type === 'getProviders' ? e.result.providers : [])
+    assert.ok(providers.some(p => p.peer.equals(a.localPeerId)))
+    const withAddr = providers.find(p => p.peer.equals(a.localPeerId))
+    assert.ok((withAddr?.addrs.length ?? 0) > 0, 'the provider record carries its addresses')
+    a.behaviour.stopProviding(key)
+    assert.equal([...a.behaviour.store.provided(a.localPeerId)].length, 0)
+  } finally {
+    await closeAll(swarms)
+  }
+})
+
+test('a client never answers and never advertises the protocol', async () => {
+  const { swarms } = await createKadSwarms(3, (i) => i === 2 ? { ...server, config: { ...server.config, mode: 'client' as const } } : server)
+  try {
+    const [a, b, c] = swarms as [KadSwarm, KadSwarm, KadSwarm]
+    assert.equal(c.behaviour.mode, 'client')
+    b.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    c.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    // The client can query...
+    const r = last(await run(c, k => k.getClosestPeers(b.localPeerId)))
+    assert.ok(r.type === 'getClosestPeers')
+    assert.ok(!c.protocols.list().includes('/ipfs/kad/1.0.0'), 'client advertises no kad protocol')
+    assert.ok(a.protocols.list().includes('/ipfs/kad/1.0.0'))
+    // ...but a server that contacts it gets no answer: its request fails and the client never enters the table.
+    a.behaviour.addAddress(c.localPeerId, listenAddr(c))
+    const q = last(await run(a, k => k.getClosestPeers(c.localPeerId)))
+    assert.ok(q.type === 'getClosestPeers')
+    assert.ok(!q.peers.some(p => p.peer.equals(c.localPeerId)))
+    assert.ok(!a.behaviour.table.has(c.localPeerId), 'a peer that refuses kad is removed from the table')
+  } finally {
+    await closeAll(swarms)
+  }
+})
+
+test('mode auto follows confirmed external addresses and reports each switch', async () => {
+  const { swarms } = await createKadSwarms(2, (i) => ({ config: { mode: i === 0 ? 'auto' as const : 'server' as const, autoRefresh: false } }))
+  const [s, other] = swarms as [KadSwarm, KadSwarm]
+  try {
+    assert.equal(s.behaviour.mode, 'client')
+    const modes: string[] = []
+    s.on('behaviour', (e: { event: KadEvent }) => { if (e.event.type === 'modeChanged') modes.push(e.event.mode) })
+    // A connection, so that a handler exists whose protocols the Swarm advertises.
+    other.behaviour.addAddress(s.localPeerId, listenAddr(s))
+    await run(other, k => k.getClosestPeers(new Uint8Array([1])))
+    assert.ok(s.isConnected(other.localPeerId))
+    assert.ok(!s.protocols.list().includes('/ipfs/kad/1.0.0'))
+    s.addExternalAddress(listenAddr(s))
+    assert.equal(s.behaviour.mode, 'server')
+    await new Promise(resolve => setTimeout(resolve, 20))
+    assert.ok(s.protocols.list().includes('/ipfs/kad/1.0.0'), 'a server advertises the protocol')
+    s.removeExternalAddress(listenAddr(s))
+    assert.equal(s.behaviour.mode, 'client')
+    await new Promise(resolve => setTimeout(resolve, 20))
+    assert.ok(!s.protocols.list().includes('/ipfs/kad/1.0.0'))
+    assert.deepEqual(modes, ['server', 'client'])
+  } finally {
+    await closeAll(swarms)
+  }
+})
+
+test('cancel ends a query with a last event carrying its id and error cancelled', async () => {
+  const { swarms } = await createKadSwarms(2, () => server)
+  try {
+    const [a, b] = swarms as [KadSwarm, KadSwarm]
+    b.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    const events = await run(b, k => { const id = k.getClosestPeers(new Uint8Array([1, 2, 3])); k.cancel(id); return id })
+    assert.equal(events.length, 1)
+    const r = last(events)
+    assert.equal(r.error, 'cancelled')
+    assert.equal(b.behaviour.cancel(events[0]?.id as number), false)
+  } finally {
+    await closeAll(swarms)
+  }
+})
+
+test('inbound record filtering: with filterBoth records and providers wait for the application', async () => {
+  const { swarms } = await createKadSwarms(2, (i) => i === 0 ? { ...server, config: { ...server.config, recordFiltering: 'filterBoth' as const } } : server)
+  try {
+    const [a, b] = swarms as [KadSwarm, KadSwarm]
+    b.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    const inbound: KadEvent[] = []
+    a.on('behaviour', (e: { event: KadEvent }) => { if (e.event.type === 'inboundRequest') inbound.push(e.event) })
+    const record = { key: enc('/test/filtered'), value: enc('v') }
+    const put = last(await run(b, k => k.putRecord(record)))
+    assert.ok(put.type === 'putRecord' && put.success === 1)
+    assert.equal(a.behaviour.store.getRecord(record.key, Date.now()), undefined, 'not stored before the application accepts it')
+    const ev = inbound.find(e => e.type === 'inboundRequest' && e.request.type === 'putRecord')
+    assert.ok(ev !== undefined && ev.type === 'inboundRequest' && ev.request.type === 'putRecord' && !ev.request.stored)
+    a.behaviour.storeInboundRecord(ev.request.record)
+    assert.deepEqual(a.behaviour.store.getRecord(record.key, Date.now())?.value, record.value)
+  } finally {
+    await closeAll(swarms)
+  }
+})
+
+test('records under a namespace without validator are refused by default (Go)', async () => {
+  const { swarms } = await createKadSwarms(1, () => ({ config: { mode: 'server' as const, autoRefresh: false } }))
+  try {
+    assert.throws(() => (swarms[0] as KadSwarm).behaviour.putRecord({ key: enc('/nope/x'), value: enc('v') }), /no validator for namespace 'nope'/)
+  } finally {
+    await closeAll(swarms)
+  }
+})
