@@ -55,6 +55,11 @@ export type HandlerConnectionEvent =
   | { type: 'addressChange', address: Multiaddr }
   /** The set of protocols the remote supports changed (reported by another handler, e.g. identify). */
   | { type: 'remoteProtocolsChange', protocols: readonly string[] }
+  /**
+   * The protocols this node accepts (the Swarm's ProtocolTable). Sent once right after the handler
+   * is created and again whenever the table changes (identify advertises them).
+   */
+  | { type: 'localProtocolsChange', protocols: readonly string[] }
 
 /** What a handler returns from `poll`. */
 export type ConnectionHandlerEvent<TOut, TInfo> =

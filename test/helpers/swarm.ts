@@ -3,7 +3,7 @@
  * for an event with a timeout (so a missing event fails the test instead of hanging it).
  */
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { generateKeyPair, peerIdFromPrivateKey } from '../../src/identity/index.ts'
+import { generateKeyPair, peerIdFromPrivateKey, type PrivateKey } from '../../src/identity/index.ts'
 import type { NetworkBehaviour, BehaviourEvent } from '../../src/core/behaviour.ts'
 import { Swarm, type SwarmConfig } from '../../src/core/swarm/swarm.ts'
 import type { SwarmEvent } from '../../src/core/swarm/events.ts'
@@ -18,13 +18,14 @@ export interface TestSwarmOptions {
   listen?: boolean
 }
 
-export async function createSwarm<B extends NetworkBehaviour<any, any>> (behaviour: B, options: TestSwarmOptions = {}): Promise<Swarm<B>> {
+/** `behaviour` may be a function of the swarm's key (identify needs it). */
+export async function createSwarm<B extends NetworkBehaviour<any, any>> (behaviour: B | ((key: PrivateKey) => B), options: TestSwarmOptions = {}): Promise<Swarm<B>> {
   const privateKey = generateKeyPair()
   const swarm = new Swarm({
     privateKey,
     peerId: peerIdFromPrivateKey(privateKey),
     transports: [memory({ network: options.network ?? new MemoryNetwork() })],
-    behaviour,
+    behaviour: typeof behaviour === 'function' ? behaviour(privateKey) : behaviour,
     config: options.config
   })
   if (options.listen !== false) await swarm.listen(multiaddr(`/memory/swarm-test-${process.pid}-${nextName++}`))
@@ -32,10 +33,10 @@ export async function createSwarm<B extends NetworkBehaviour<any, any>> (behavio
 }
 
 /** N swarms on one network; `make(i)` builds the i-th behaviour. */
-export async function createSwarms<B extends NetworkBehaviour<any, any>> (n: number, make: (i: number) => B, options: Omit<TestSwarmOptions, 'network'> = {}): Promise<Array<Swarm<B>>> {
+export async function createSwarms<B extends NetworkBehaviour<any, any>> (n: number, make: (i: number, key: PrivateKey) => B, options: Omit<TestSwarmOptions, 'network'> = {}): Promise<Array<Swarm<B>>> {
   const network = new MemoryNetwork()
   const out: Array<Swarm<B>> = []
-  for (let i = 0; i < n; i++) out.push(await createSwarm(make(i), { ...options, network }))
+  for (let i = 0; i < n; i++) out.push(await createSwarm((key: PrivateKey) => make(i, key), { ...options, network }))
   return out
 }
 

@@ -167,6 +167,7 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
     this.bus = new SwarmEventBus((err) => { this.log.error('swarm event listener threw', { err }) })
     const context: TransportContext = { privateKey: init.privateKey, peerId: init.peerId, protocols: this.protocols }
     this.transport = new TransportSelector(init.transports.map(t => typeof t === 'function' ? t(context) : t))
+    this.protocols.on('change', (list: readonly string[]) => { this.onLocalProtocolsChange(list) })
     const clock = this.clock
     this.behaviourCx = {
       wake: this.wakeBound,
@@ -789,6 +790,13 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
       }
     }
     this.protocols.update([], protocols)
+    if (handler.onConnectionEvent !== undefined) {
+      try {
+        handler.onConnectionEvent({ type: 'localProtocolsChange', protocols: this.protocols.list() })
+      } catch (err) {
+        this.log.error('handler onConnectionEvent threw', { err })
+      }
+    }
     connection.on('stream', onStream)
     connection.on('close', onClose)
     const numEstablished = this.pool.add(c)
@@ -941,6 +949,18 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
       c.connection.abort(toError(err))
       this.enqueue(() => { this.onConnectionClosed(c, toError(err)) })
     })
+  }
+
+  private onLocalProtocolsChange (protocols: readonly string[]): void {
+    for (const c of this.pool.values()) {
+      if (c.closing || c.handler.onConnectionEvent === undefined) continue
+      try {
+        c.handler.onConnectionEvent({ type: 'localProtocolsChange', protocols })
+      } catch (err) {
+        this.log.error('handler onConnectionEvent threw', { err })
+      }
+      this.markDirty(c)
+    }
   }
 
   /** Tells the handler once, before a local graceful close (so it can end its streams) or after a remote close. */

@@ -1,0 +1,20 @@
+/** Identify (libp2p/specs identify/README.md). */
+export const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
+export const IDENTIFY_PUSH_PROTOCOL = '/ipfs/id/push/1.0.0'
+/** The protocol family string the spec names; sent as `protocolVersion`. */
+export const DEFAULT_PROTOCOL_VERSION = 'ipfs/0.1.0'
+export const DEFAULT_AGENT_VERSION = 'libp2p-native/0.1.0'
+/**
+ * Largest Identify message accepted. js-libp2p's identify uses 8 KiB (rust-libp2p 4 KiB); we take
+ * the larger so js-libp2p peers with many protocols and addresses are understood.
+ */
+export const MAX_IDENTIFY_MESSAGE_SIZE = 8 * 1024
+/** Listen addresses and protocols kept from one message; the rest is ignored (address book bound). */
+export const MAX_IDENTIFY_ADDRESSES = 32
+export const MAX_IDENTIFY_PROTOCOLS = 256
+/** A string field longer than this is a violation (an agent string is short). */
+export const MAX_IDENTIFY_STRING_LENGTH = 1024
+/** Re-identify each connection this often; rust-libp2p's identify interval default (5 min). */
+export const DEFAULT_IDENTIFY_INTERVAL_MS = 5 * 60 * 1000
+/** An identify exchange (open, read, verify) must finish within this; js-libp2p uses 5 s. */
+export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000

@@ -1,0 +1,227 @@
+/**
+ * Identify's connection handler. Right after the connection is up (and every `intervalMs`) it asks
+ * the remote for its Identify message on `/ipfs/id/1.0.0`; it answers the remote's requests with
+ * ours, observing the remote's address; it receives `/ipfs/id/push/1.0.0` updates and pushes ours
+ * when its behaviour asks. Every exchange has a deadline on the Swarm's clock: the handler resets a
+ * stream whose exchange is late, from `poll`.
+ */
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '../../identity/peer-id.ts'
+import type { PublicKey } from '../../identity/types.ts'
+import { publicKeyFromProtobuf } from '../../identity/index.ts'
+import { PeerId as PeerIdClass } from '../../identity/peer-id.ts'
+import { PollQueue, type ConnectionHandler, type ConnectionHandlerEvent, type HandlerConnectionEvent, type PollContext, type StreamUpgradeError } from '../../core/handler.ts'
+import type { Stream } from '../../core/stream.ts'
+import { ProtocolViolationError, TimeoutError } from '../../core/errors.ts'
+import { openPeerRecord, type PeerRecord } from '../../core/record/peer-record.ts'
+import { ByteReader } from '../../utils/byte-reader.ts'
+import { lengthPrefixed, readLengthPrefixed } from '../../utils/length-prefixed.ts'
+import { IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, MAX_IDENTIFY_MESSAGE_SIZE } from './constants.ts'
+import { decodeIdentify, encodeIdentify, type IdentifyMessage } from './message.ts'
+
+/** What a remote told us, checked: the key matches the peer, the record is verified. */
+export interface IdentifyInfo {
+  publicKey?: PublicKey
+  protocolVersion?: string
+  agentVersion?: string
+  /** From the verified signed peer record when there is one, else the message's listenAddrs. */
+  listenAddrs: Multiaddr[]
+  protocols: string[]
+  /** How the remote sees us. */
+  observedAddr?: Multiaddr
+  /** Present when the message carried a record signed by the remote peer. */
+  signedPeerRecord?: PeerRecord
+}
+
+/** The local side of identify, shared by the behaviour with its handlers (no I/O). */
+export interface IdentifyLocal {
+  readonly protocolVersion: string
+  readonly agentVersion: string
+  readonly publicKey: Uint8Array
+  addresses(): Multiaddr[]
+  signedPeerRecord(): Uint8Array | undefined
+}
+
+export type IdentifyHandlerIn = { type: 'push' }
+export type IdentifyHandlerEvent =
+  | { type: 'identified', info: IdentifyInfo }
+  | { type: 'pushReceived', info: IdentifyInfo }
+  | { type: 'sent' }
+  | { type: 'pushed' }
+  | { type: 'error', error: Error }
+type Info = 'identify' | 'push'
+
+const PROTOCOLS: readonly string[] = Object.freeze([IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL])
+
+export interface IdentifyHandlerConfig {
+  local: IdentifyLocal
+  remotePeer: PeerId
+  /** The remote's address as this connection sees it: what we report as `observedAddr`. */
+  remoteAddr: Multiaddr
+  intervalMs: number
+  timeoutMs: number
+}
+
+export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, IdentifyHandlerEvent, Info> {
+  private readonly config: IdentifyHandlerConfig
+  private readonly out = new PollQueue<ConnectionHandlerEvent<IdentifyHandlerEvent, Info>>()
+  private localProtocols: readonly string[] = []
+  /** Exchanges in progress, with their deadline (set at the first poll after they start). */
+  private readonly active = new Map<Stream, number | undefined>()
+  private nextIdentifyAt = 0
+  private requesting = false
+  private pushWanted = false
+  private closed = false
+  private lastNow = 0
+
+  constructor (config: IdentifyHandlerConfig) {
+    this.config = config
+  }
+
+  listenProtocols (): readonly string[] { return PROTOCOLS }
+
+  onConnectionEvent (event: HandlerConnectionEvent): void {
+    if (event.type === 'localProtocolsChange') this.localProtocols = event.protocols
+  }
+
+  onBehaviourEvent (event: IdentifyHandlerIn): void {
+    if (event.type === 'push') {
+      this.pushWanted = true
+      this.out.wake()
+    }
+  }
+
+  onInboundStream (stream: Stream, protocol: string): void {
+    if (this.closed) { stream.reset(); return }
+    if (protocol === IDENTIFY_PROTOCOL) this.run(stream, async () => { await this.send(stream); return { type: 'sent' } })
+    else this.run(stream, async () => ({ type: 'pushReceived', info: await this.receive(stream) }))
+  }
+
+  onOutboundStream (stream: Stream, _protocol: string, info: Info): void {
+    if (this.closed) { stream.reset(); return }
+    if (info === 'identify') {
+      this.requesting = false
+      this.run(stream, async () => ({ type: 'identified', info: await this.receive(stream) }))
+    } else {
+      this.run(stream, async () => { await this.send(stream); return { type: 'pushed' } })
+    }
+  }
+
+  onOutboundStreamError (info: Info, error: StreamUpgradeError): void {
+    if (info === 'identify') {
+      this.requesting = false
+      this.nextIdentifyAt = this.lastNow + this.config.intervalMs
+    }
+    this.out.push({ type: 'notifyBehaviour', event: { type: 'error', error } })
+  }
+
+  keepAlive (): boolean {
+    return this.requesting || this.active.size > 0
+  }
+
+  poll (cx: PollContext): ConnectionHandlerEvent<IdentifyHandlerEvent, Info> | undefined {
+    this.lastNow = cx.now
+    for (const [stream, deadline] of this.active) {
+      if (deadline === undefined) this.active.set(stream, cx.now + this.config.timeoutMs)
+      else if (cx.now >= deadline) stream.reset(new TimeoutError(`identify exchange took over ${this.config.timeoutMs} ms`))
+    }
+    if (!this.closed && !this.requesting && cx.now >= this.nextIdentifyAt) {
+      this.requesting = true
+      this.nextIdentifyAt = cx.now + this.config.intervalMs
+      this.out.push({ type: 'outboundStreamRequest', protocols: [IDENTIFY_PROTOCOL], info: 'identify', timeoutMs: this.config.timeoutMs })
+    }
+    if (this.pushWanted && !this.closed) {
+      this.pushWanted = false
+      this.out.push({ type: 'outboundStreamRequest', protocols: [IDENTIFY_PUSH_PROTOCOL], info: 'push', timeoutMs: this.config.timeoutMs })
+    }
+    return this.out.poll(cx)
+  }
+
+  nextDeadline (): number | undefined {
+    let min = this.requesting || this.closed ? undefined : this.nextIdentifyAt
+    for (const d of this.active.values()) if (d !== undefined && (min === undefined || d < min)) min = d
+    return min
+  }
+
+  onClose (): void {
+    this.closed = true
+    for (const stream of this.active.keys()) stream.reset()
+    this.active.clear()
+  }
+
+  // ---- exchanges ---------------------------------------------------------------------------
+
+  private run (stream: Stream, exchange: () => Promise<IdentifyHandlerEvent>): void {
+    this.active.set(stream, undefined)
+    exchange().then(event => {
+      this.active.delete(stream)
+      this.out.push({ type: 'notifyBehaviour', event })
+    }, (err: unknown) => {
+      this.active.delete(stream)
+      stream.reset()
+      if (this.closed) return
+      this.out.push({ type: 'notifyBehaviour', event: { type: 'error', error: err instanceof Error ? err : new Error(String(err)) } })
+    })
+    this.out.wake()
+  }
+
+  private message (): IdentifyMessage {
+    const { local } = this.config
+    const m: IdentifyMessage = {
+      protocolVersion: local.protocolVersion,
+      agentVersion: local.agentVersion,
+      publicKey: local.publicKey,
+      listenAddrs: local.addresses(),
+      observedAddr: this.config.remoteAddr,
+      protocols: [...this.localProtocols]
+    }
+    const record = local.signedPeerRecord()
+    if (record !== undefined) m.signedPeerRecord = record
+    return m
+  }
+
+  private async send (stream: Stream): Promise<void> {
+    const bytes = encodeIdentify(this.message())
+    if (bytes.byteLength > MAX_IDENTIFY_MESSAGE_SIZE) {
+      throw new ProtocolViolationError(IDENTIFY_PROTOCOL, `our Identify message (${bytes.byteLength} bytes) exceeds ${MAX_IDENTIFY_MESSAGE_SIZE}`)
+    }
+    if (!stream.send(lengthPrefixed(bytes))) await stream.onDrain()
+    await stream.close()
+  }
+
+  private async receive (stream: Stream): Promise<IdentifyInfo> {
+    const reader = new ByteReader(stream)
+    const body = await readLengthPrefixed(reader, MAX_IDENTIFY_MESSAGE_SIZE, IDENTIFY_PROTOCOL)
+    if (body === undefined) throw new ProtocolViolationError(IDENTIFY_PROTOCOL, 'stream ended before the Identify message')
+    // The message is the whole exchange: close our side (the remote already closed or will).
+    await stream.close()
+    return this.check(decodeIdentify(body))
+  }
+
+  private check (m: IdentifyMessage): IdentifyInfo {
+    const info: IdentifyInfo = { listenAddrs: m.listenAddrs, protocols: m.protocols }
+    if (m.publicKey !== undefined) {
+      const key = publicKeyFromProtobuf(m.publicKey)
+      if (!PeerIdClass.fromPublicKeyProtobuf(key.toProtobuf()).equals(this.config.remotePeer)) {
+        throw new ProtocolViolationError(IDENTIFY_PROTOCOL, 'the public key does not match the remote peer id', 'ERR_PEER_ID_MISMATCH')
+      }
+      info.publicKey = key
+    }
+    if (m.protocolVersion !== undefined) info.protocolVersion = m.protocolVersion
+    if (m.agentVersion !== undefined) info.agentVersion = m.agentVersion
+    if (m.observedAddr !== undefined) info.observedAddr = m.observedAddr
+    if (m.signedPeerRecord !== undefined) {
+      try {
+        const record = openPeerRecord(m.signedPeerRecord)
+        if (record.peerId.equals(this.config.remotePeer)) {
+          info.signedPeerRecord = record
+          // Signed addresses are authenticated: prefer them (rust-libp2p and js-libp2p do).
+          info.listenAddrs = record.addresses
+        }
+      } catch {
+        // An invalid record is ignored; the unsigned fields still count.
+      }
+    }
+    return info
+  }
+}
