@@ -26,15 +26,12 @@ inline constexpr std::string_view kSignaturePrefix = "libp2p-tls-handshake:";
 inline constexpr std::string_view kAlpn = "libp2p";
 
 // Bounds on what we parse from a peer. The largest legitimate extension carries an RSA host key
-// of kMaxRsaBits (SPKI about 1.05 KiB) and its signature (1 KiB), plus DER headers: 4 KiB leaves
-// room; anything larger is refused before it is read.
+// of identity::kMaxRsaBits = 8192 (SPKI about 1.05 KiB) and its signature (1 KiB), plus DER
+// headers: 4 KiB leaves room; anything larger is refused before it is read.
 inline constexpr size_t kMaxExtensionLength = 4096;
 // A certificate is our P-256 SPKI, names, validity and the extension: well under 1 KiB for
 // elliptic-curve host keys and under 3 KiB for RSA. 16 KiB is GnuTLS's record limit, far above.
 inline constexpr size_t kMaxCertificateLength = 16384;
-// RSA host keys: go-libp2p refuses fewer than 2048 bits and more than 8192 (DoS bound on verify).
-inline constexpr unsigned kMinRsaBits = 2048;
-inline constexpr unsigned kMaxRsaBits = 8192;
 // Our certificates: NotBefore is an hour in the past so that peers whose clocks lag accept it;
 // NotAfter is far ahead because the certificate may be reused for the node's whole lifetime
 // (go-libp2p uses 100 years too). The peer's key is ephemeral, so a long validity costs nothing.
@@ -53,7 +50,7 @@ enum class Error : uint8_t {
   kUnknownCriticalExtension,  // a critical extension we do not understand
   kMissingExtension,          // no libp2p Public Key Extension
   kBadExtension,              // the extension is not SignedKey DER, or its PublicKey protobuf is bad
-  kUnsupportedKeyType,        // host key type outside keys.proto, or RSA outside [kMinRsaBits, kMaxRsaBits]
+  kUnsupportedKeyType,        // host key type outside keys.proto
   kBadHostSignature,          // the host key's signature over the certificate key does not verify
   kPeerIdMismatch,            // the host key's PeerId is not the expected one
   kInternal,                  // GnuTLS/OpenSSL failed to allocate or generate: close, retry later
@@ -72,9 +69,10 @@ Error parse_signed_key(const uint8_t* der, size_t len, SignedKey& out);
 std::vector<uint8_t> encode_signed_key(const uint8_t* public_key, size_t public_key_len,
                                        const uint8_t* signature, size_t signature_len);
 
-// Host-key signature check and PeerId derivation (Ed25519, ECDSA P-256/384/521, secp256k1, RSA).
-// key_protobuf is a keys.proto PublicKey. Returns kNone, kBadExtension (bad protobuf or key
-// bytes), kUnsupportedKeyType or kBadHostSignature.
+// Host-key signature check and PeerId derivation (Ed25519, ECDSA P-256/384/521, secp256k1, RSA),
+// forwarded to l2n/identity.h. key_protobuf is a keys.proto PublicKey. Returns kNone,
+// kBadExtension (bad protobuf or key bytes, RSA outside 2048..8192 bits), kUnsupportedKeyType or
+// kBadHostSignature.
 Error verify_host_signature(const uint8_t* key_protobuf, size_t key_len, const uint8_t* msg,
                             size_t msg_len, const uint8_t* sig, size_t sig_len);
 // Multihash PeerId bytes: identity multihash when the protobuf is at most 42 bytes, else sha2-256.
