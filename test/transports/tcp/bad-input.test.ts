@@ -1,0 +1,184 @@
+/**
+ * Malformed bytes at each layer, from a raw socket: each closes only that connection with a typed
+ * error, while another connection on the same I/O thread keeps working.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Connection, Listener } from '../../../src/core/transport.ts'
+import { HandshakeError, ProtocolViolationError } from '../../../src/core/errors.ts'
+import { nativeCodeOf } from '../../../src/native/index.ts'
+import { makeNode, echo, readAll, withTimeout, type TestNode } from './helpers.ts'
+import { RawPeer, YamuxFrameReader, mssLine, yamuxHeader } from './raw-peer.ts'
+
+const ECHO = '/echo/1.0.0'
+
+describe('native tcp: malformed input closes only that connection', () => {
+  let server: TestNode
+  let client: TestNode
+  let listener: Listener
+  let good: Connection
+  let port: number
+  const inboundErrors: Error[] = []
+  const serverConns: Connection[] = []
+
+  before(async () => {
+    server = makeNode([ECHO])
+    client = makeNode([ECHO])
+    listener = await server.transport.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
+    listener.on('error', (err: Error) => { inboundErrors.push(err) })
+    listener.on('connection', (c: Connection) => {
+      serverConns.push(c)
+      c.on('stream', echo)
+    })
+    port = Number(listener.addrs()[0]?.toString().split('/')[4])
+    good = await client.transport.dial(listener.addrs()[0] as ReturnType<typeof multiaddr>)
+  })
+
+  after(async () => {
+    await client.transport.close()
+    await server.transport.close()
+  })
+
+  async function goodStillWorks (): Promise<void> {
+    const s = await good.openStream(ECHO)
+    s.send(new TextEncoder().encode('still here'))
+    await s.closeWrite()
+    assert.equal(new TextDecoder().decode(await withTimeout(readAll(s), 5000, 'echo on the good connection')), 'still here')
+    assert.equal(good.status, 'open')
+  }
+
+  async function nextInboundError (before: number): Promise<Error> {
+    await withTimeout((async () => { while (inboundErrors.length === before) await new Promise(r => setTimeout(r, 2)) })(), 5000, 'listener error')
+    return inboundErrors[inboundErrors.length - 1] as Error
+  }
+
+  /** Completes a real handshake from a raw socket; returns it with the server's connection object. */
+  async function handshaken (): Promise<{ raw: RawPeer, conn: Connection }> {
+    const n = serverConns.length
+    const raw = await RawPeer.connect('127.0.0.1', port)
+    await raw.handshake()
+    await withTimeout((async () => { while (serverConns.length === n) await new Promise(r => setTimeout(r, 2)) })(), 5000, 'server connection')
+    return { raw, conn: serverConns[serverConns.length - 1] as Connection }
+  }
+
+  async function closeError (conn: Connection): Promise<Error | undefined> {
+    if (conn.status === 'closed') throw new Error('already closed')
+    return await withTimeout(new Promise<Error | undefined>(resolve => { conn.once('close', resolve) }), 5000, 'connection close')
+  }
+
+  it('bad multistream header', async () => {
+    const n = inboundErrors.length
+    const raw = await RawPeer.connect('127.0.0.1', port)
+    raw.write(mssLine('/not-multistream/9'))
+    const err = await nextInboundError(n)
+    assert.ok(err instanceof ProtocolViolationError, String(err))
+    assert.equal(err.protocol, 'multistream-select')
+    assert.equal(err.code, 'ERR_MSS_BAD_HEADER')
+    await withTimeout(raw.waitClosed(), 5000, 'raw socket closed')
+    await goodStillWorks()
+  })
+
+  it('multistream line longer than the limit', async () => {
+    const n = inboundErrors.length
+    const raw = await RawPeer.connect('127.0.0.1', port)
+    raw.write(Uint8Array.of(0xff, 0xff, 0x03))  // uvarint 65535: over kMaxMessageLength
+    const err = await nextInboundError(n)
+    assert.ok(err instanceof ProtocolViolationError, String(err))
+    assert.equal(err.code, 'ERR_MSS_MESSAGE_TOO_LONG')
+    await withTimeout(raw.waitClosed(), 5000, 'raw socket closed')
+    await goodStillWorks()
+  })
+
+  it('garbage Noise handshake message', async () => {
+    const n = inboundErrors.length
+    const raw = await RawPeer.connect('127.0.0.1', port)
+    raw.write(mssLine('/multistream/1.0.0'))
+    raw.write(mssLine('/noise'))
+    raw.write(Uint8Array.of(0, 5, 1, 2, 3, 4, 5))  // a 5-byte "message 1": shorter than an X25519 key
+    const err = await nextInboundError(n)
+    assert.ok(err instanceof HandshakeError, String(err))
+    assert.ok(nativeCodeOf(err) !== undefined && (nativeCodeOf(err) as number) >= 300 && (nativeCodeOf(err) as number) < 400)
+    await withTimeout(raw.waitClosed(), 5000, 'raw socket closed')
+    await goodStillWorks()
+  })
+
+  it('garbage Noise transport message after a real handshake', async () => {
+    const { raw, conn } = await handshaken()
+    const closed = closeError(conn)
+    raw.write(Uint8Array.of(0, 20, ...new Uint8Array(20).fill(7)))  // fails authentication
+    const err = await closed
+    assert.ok(err instanceof ProtocolViolationError, String(err))
+    assert.equal(err.protocol, 'noise')
+    assert.equal(err.code, 'ERR_NOISE_DECRYPT_FAILED')
+    await withTimeout(raw.waitClosed(), 5000, 'raw socket closed')
+    await goodStillWorks()
+  })
+
+  it('Yamux frame with an unknown version', async () => {
+    const { raw, conn } = await handshaken()
+    const closed = closeError(conn)
+    raw.sendEncrypted(yamuxHeader(7, 0, 1, 1, 0))
+    const err = await closed
+    assert.ok(err instanceof ProtocolViolationError, String(err))
+    assert.equal(err.code, 'ERR_YAMUX_BAD_VERSION')
+    await goodStillWorks()
+    raw.close()
+  })
+
+  it('Yamux frame of an unknown type', async () => {
+    const { raw, conn } = await handshaken()
+    const closed = closeError(conn)
+    raw.sendEncrypted(yamuxHeader(0, 9, 0, 1, 0))
+    const err = await closed
+    assert.ok(err instanceof ProtocolViolationError, String(err))
+    assert.equal(err.code, 'ERR_YAMUX_BAD_TYPE')
+    await goodStillWorks()
+    raw.close()
+  })
+
+  it('oversized Yamux data frame (beyond the stream window)', async () => {
+    const { raw, conn } = await handshaken()
+    const closed = closeError(conn)
+    // SYN + data announcing 1 MiB on a fresh stream whose window is 256 KiB: rejected at the header
+    raw.sendEncrypted(yamuxHeader(0, 0, 1, 1, 1024 * 1024))
+    const err = await closed
+    assert.ok(err instanceof ProtocolViolationError, String(err))
+    assert.equal(err.code, 'ERR_YAMUX_WINDOW_EXCEEDED')
+    await goodStillWorks()
+    raw.close()
+  })
+
+  it('a flood of stream opens is refused with RST, the connection carries on', async () => {
+    const { raw, conn } = await handshaken()
+    // 1100 SYNs (window updates with SYN) in one message: the Yamux engine keeps at most 256
+    // streams pending negotiation (max_pending_inbound) and refuses the others with RST.
+    const total = 1100
+    const all = new Uint8Array(total * 12)
+    for (let i = 0; i < total; i++) all.set(yamuxHeader(0, 1, 1, 2 * i + 1, 0), i * 12)
+    raw.sendEncrypted(all)
+    const reader = new YamuxFrameReader()
+    let resets = 0
+    await withTimeout((async () => {
+      while (resets < total - 256) {
+        for (const f of reader.push(await raw.readEncrypted())) if ((f.flags & 8) !== 0) resets++
+      }
+    })(), 5000, 'RST frames')
+    assert.equal(resets, total - 256)
+    assert.equal(conn.status, 'open')
+    assert.equal(conn.streams.length, 0, 'no stream reached the application')
+    await goodStillWorks()
+    raw.close()
+    await closeError(conn)
+  })
+
+  it('the remote vanishing mid-handshake is reported, not fatal', async () => {
+    const n = inboundErrors.length
+    const raw = await RawPeer.connect('127.0.0.1', port)
+    raw.write(mssLine('/multistream/1.0.0'))
+    raw.close()
+    const err = await nextInboundError(n)
+    assert.equal(err.code, 'ERR_CONNECTION_CLOSED')
+    await goodStillWorks()
+  })
+})
