@@ -178,7 +178,7 @@ describe('native tcp: malformed input closes only that connection', () => {
     raw.write(mssLine('/multistream/1.0.0'))
     raw.close()
     const err = await nextInboundError(n)
-    assert.equal(err.code, 'ERR_CONNECTION_CLOSED')
+    assert.equal((err as { code?: string }).code, 'ERR_CONNECTION_CLOSED')
     await goodStillWorks()
   })
 })

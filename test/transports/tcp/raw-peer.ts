@@ -12,17 +12,17 @@ import { buildNoisePayload, generateKeyPair } from '../../../src/identity/index.
 const PROTOCOL_NAME = 'Noise_XX_25519_ChaChaPoly_SHA256'  // exactly 32 bytes: h = name
 const enc = new TextEncoder()
 
-function sha256 (...parts: Uint8Array[]): Uint8Array {
+function sha256 (...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const h = createHash('sha256')
   for (const p of parts) h.update(p)
   return new Uint8Array(h.digest())
 }
-function hmac (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+function hmac (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const h = createHmac('sha256', key)
   for (const p of parts) h.update(p)
   return new Uint8Array(h.digest())
 }
-function hkdf (ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array] {
+function hkdf (ck: Uint8Array, ikm: Uint8Array): [Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>] {
   const temp = hmac(ck, ikm)
   const o1 = hmac(temp, Uint8Array.of(1))
   const o2 = hmac(temp, o1, Uint8Array.of(2))
@@ -45,7 +45,7 @@ function open (key: Uint8Array, n: number, ad: Uint8Array, ct: Uint8Array): Uint
   d.setAuthTag(ct.subarray(ct.byteLength - 16))
   return new Uint8Array(Buffer.concat([d.update(ct.subarray(0, ct.byteLength - 16)), d.final()]))
 }
-function concat (...parts: Uint8Array[]): Uint8Array {
+function concat (...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
   let o = 0
   for (const p of parts) { out.set(p, o); o += p.byteLength }
@@ -62,7 +62,7 @@ function u16 (n: number): Uint8Array {
 /** Buffers socket bytes and lets a test await exact amounts. */
 export class RawPeer {
   readonly socket: Socket
-  private buf = new Uint8Array(0)
+  private buf: Uint8Array<ArrayBuffer> = new Uint8Array(0)
   private waiter: (() => void) | undefined
   closed = false
   private sendKey: Uint8Array | undefined
@@ -115,7 +115,7 @@ export class RawPeer {
     if (await this.readMssLine() !== '/multistream/1.0.0') throw new Error('bad mss header')
     if (await this.readMssLine() !== '/noise') throw new Error('noise refused')
 
-    let h = enc.encode(PROTOCOL_NAME)
+    let h: Uint8Array<ArrayBuffer> = new Uint8Array(enc.encode(PROTOCOL_NAME))
     let ck = h
     let k: Uint8Array | undefined
     let n = 0
@@ -181,7 +181,7 @@ export class RawPeer {
 
 /** Parses Yamux frames out of a plaintext byte stream (headers, skipping data bodies). */
 export class YamuxFrameReader {
-  private buf = new Uint8Array(0)
+  private buf: Uint8Array<ArrayBuffer> = new Uint8Array(0)
   push (b: Uint8Array): Array<{ type: number, flags: number, streamId: number, length: number }> {
     this.buf = concat(this.buf, b)
     const out: Array<{ type: number, flags: number, streamId: number, length: number }> = []
