@@ -42,6 +42,7 @@ import { ConnectionType, kadMessage, MessageType, type KadMessage, type WirePeer
 import { ClosestPeersIter, type ClosestPeersConfig, type QueryPeersIter } from './query/closest.ts'
 import { ClosestDisjointPeersIter } from './query/disjoint.ts'
 import { MemoryRecordStore } from './store/memory.ts'
+import { JournalRecordStore } from './store/journal.ts'
 import type { RecordStore, StoredRecord } from './store/types.ts'
 import { Validators, type RecordValidator } from './store/validation.ts'
 import type {
@@ -54,8 +55,10 @@ export interface KademliaInit {
   /** Parameters; see config.ts. Overlaid on `base` (ours by default, or `goDefaults()`/`rustDefaults()`). */
   config?: Partial<KadConfig>
   base?: KadConfig
-  /** Where records live; default an in-memory store. */
+  /** Where records live. Default: a persistent journal store in `dataDir` when given, else in memory. */
   store?: RecordStore
+  /** The node's data directory; records and provider entries persist there (`kad-store.journal`). */
+  dataDir?: string
   /** Validators per namespace, beside the built-in `/pk/`. */
   validators?: Record<string, RecordValidator>
   /** Accept records under namespaces without a validator (Rust's behaviour). Default false (Go's). */
@@ -108,6 +111,8 @@ interface RequestRecord {
   peer: PeerId
   connectionId: ConnectionId | undefined
   admission: boolean
+  /** Monotonic ms when handed to the Swarm: the RTT sample for latency eviction. */
+  sentAt: number
 }
 
 const textDecoder = new TextDecoder()
@@ -156,7 +161,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     this.protocols = Object.freeze([...kadProtocols(this.config)])
     this.log = init.logger ?? defaultLogger('kad')
     this.wallClock = init.wallClock ?? Date.now
-    this.store = init.store ?? new MemoryRecordStore()
+    this.store = init.store ?? (init.dataDir !== undefined ? new JournalRecordStore(init.dataDir) : new MemoryRecordStore())
     this.validators = new Validators(init.validators ?? {}, init.acceptUnknownNamespaces ?? false)
     this.table = new RoutingTable(this.localPeer, {
       kBucketSize: this.config.kBucketSize,
@@ -643,7 +648,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     const requestId = this.nextRequestId++
     const id = peer.toString()
     const conn = this.connections.get(id)
-    this.requests.set(requestId, { queryId, peer, connectionId: conn?.ids[0], admission })
+    this.requests.set(requestId, { queryId, peer, connectionId: conn?.ids[0], admission, sentAt: this.now })
     if (conn !== undefined && conn.ids.length > 0) {
       this.out.push({ type: 'notifyHandler', peerId: peer, handler: { connectionId: conn.ids[0] as ConnectionId }, event: { type: 'request', requestId, message, expectResponse } })
       return requestId
@@ -679,6 +684,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
       const r = this.requests.get(p.requestId)
       if (r === undefined) continue
       r.connectionId = connectionId
+      r.sentAt = this.now
       this.out.push({ type: 'notifyHandler', peerId: pending.peer, handler: { connectionId }, event: { type: 'request', requestId: p.requestId, message: p.message, expectResponse: p.expectResponse } })
     }
   }
@@ -715,6 +721,9 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   private onResponse (requestId: RequestId, peer: PeerId, m: KadMessage): void {
     const t = this.takeRequest(requestId)
     if (t === undefined) return
+    // Go's latency tolerance works on measured RTTs; a response is our sample (it includes the
+    // stream negotiation, as Go's does, which is what a lookup through this peer pays).
+    this.table.recordRtt(peer, Math.max(0, this.now - t.r.sentAt))
     if (t.r.admission) {
       const c = this.admission.finish(peer, true)
       if (c !== undefined) this.insertPeer(peer, c.addrs)

@@ -187,3 +187,79 @@ test('records under a namespace without validator are refused by default (Go)', 
     await closeAll(swarms)
   }
 })
+
+test('WAN and LAN DHTs side by side (Kubo): separate protocols, tables and stores; a private prefix is a separate overlay', async () => {
+  const { combine } = await import('../../../src/core/combine.ts')
+  const { Kademlia } = await import('../../../src/protocols/kad/behaviour.ts')
+  const { Swarm } = await import('../../../src/core/swarm/swarm.ts')
+  const { memory, MemoryNetwork } = await import('../../../src/transports/memory/index.ts')
+  const { generateKeyPair, peerIdFromPrivateKey } = await import('../../../src/identity/index.ts')
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  const network = new MemoryNetwork()
+  const cfg = { mode: 'server' as const, autoRefresh: false, admissionCheck: false }
+  const make = async (name: string, members: (peerId: import('../../../src/identity/peer-id.ts').PeerId) => Record<string, InstanceType<typeof Kademlia>>): Promise<any> => {
+    const privateKey = generateKeyPair()
+    const peerId = peerIdFromPrivateKey(privateKey)
+    const swarm = new Swarm({ privateKey, peerId, transports: [memory({ network })], behaviour: combine(members(peerId)) })
+    await swarm.listen(multiaddr(`/memory/kad-dual-${process.pid}-${name}`))
+    return swarm
+  }
+  const dual = (peerId: import('../../../src/identity/peer-id.ts').PeerId): Record<string, InstanceType<typeof Kademlia>> => ({
+    wan: new Kademlia({ peerId, config: cfg, acceptUnknownNamespaces: true }),
+    lan: new Kademlia({ peerId, config: { ...cfg, protocolExtension: '/lan' }, acceptUnknownNamespaces: true })
+  })
+  const a = await make('a', dual)
+  const b = await make('b', dual)
+  const p = await make('p', (peerId) => ({ priv: new Kademlia({ peerId, config: { ...cfg, protocolPrefix: '/myapp' } }) }))
+  const runOn = async (swarm: any, member: string, start: (k: InstanceType<typeof Kademlia>) => number): Promise<any> => {
+    let id = -1
+    const done = new Promise<any>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timeout')), 10_000)
+      swarm.on('behaviour', (e: any) => {
+        if (e.event.behaviour === member && e.event.event.type === 'outboundQueryProgressed' && e.event.event.id === id && e.event.event.step.last) { clearTimeout(timer); resolve(e.event.event.result) }
+      })
+    })
+    id = start(swarm.behaviour.members[member])
+    return await done
+  }
+  try {
+    const addrA = a.listenAddresses()[0]
+    b.behaviour.members.lan.addAddress(a.localPeerId, addrA)
+    b.behaviour.members.wan.addAddress(a.localPeerId, addrA)
+    const put = await runOn(b, 'lan', k => k.putRecord({ key: enc('/x/lan-only'), value: enc('v') }))
+    assert.equal(put.success, 1)
+    assert.ok(a.protocols.list().includes('/ipfs/kad/1.0.0') && a.protocols.list().includes('/ipfs/lan/kad/1.0.0'))
+    assert.ok(a.behaviour.members.lan.store.getRecord(enc('/x/lan-only'), Date.now()) !== undefined)
+    assert.equal(a.behaviour.members.wan.store.getRecord(enc('/x/lan-only'), Date.now()), undefined)
+    const wanGet = await runOn(b, 'wan', k => k.getRecord(enc('/x/lan-only')))
+    assert.equal(wanGet.error, 'notFound')
+    // The private overlay cannot talk to A: its request is refused and A leaves its table.
+    p.behaviour.members.priv.addAddress(a.localPeerId, addrA)
+    const r = await runOn(p, 'priv', k => k.getClosestPeers(new Uint8Array([9])))
+    assert.equal(r.peers.length, 0)
+    assert.equal(p.behaviour.members.priv.table.size, 0)
+  } finally {
+    await Promise.all([a.close(), b.close(), p.close()])
+  }
+})
+
+test('with a data directory the persistent store is the default and records survive a restart', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { Kademlia } = await import('../../../src/protocols/kad/behaviour.ts')
+  const { JournalRecordStore } = await import('../../../src/protocols/kad/store/journal.ts')
+  const { generateKeyPair, peerIdFromPrivateKey } = await import('../../../src/identity/index.ts')
+  const dir = mkdtempSync(join(tmpdir(), 'kad-datadir-'))
+  const peerId = peerIdFromPrivateKey(generateKeyPair())
+  const k1 = new Kademlia({ peerId, dataDir: dir, acceptUnknownNamespaces: true, config: { autoRefresh: false } })
+  assert.ok(k1.store instanceof JournalRecordStore)
+  k1.putRecord({ key: enc('/x/persist'), value: enc('kept') })
+  k1.startProviding(enc('cid-persist'))
+  await k1.store.close()
+  const k2 = new Kademlia({ peerId, dataDir: dir, acceptUnknownNamespaces: true, config: { autoRefresh: false } })
+  assert.deepEqual(k2.store.getRecord(enc('/x/persist'), Date.now())?.value, enc('kept'))
+  assert.equal([...k2.store.provided(peerId)].length, 1)
+  await k2.store.close()
+  rmSync(dir, { recursive: true })
+})
