@@ -101,3 +101,70 @@ test(`${N} nodes: every lookup finds its peer; records and providers are found w
     await closeAll(swarms)
   }
 })
+
+test(`${N} nodes: after 30% of the nodes are killed, records are found again once replication has run`, { timeout: 120_000 }, async () => {
+  const rng = new Rng(300)
+  const REPLICATION_MS = 2_000
+  const RECORDS = 10
+  const { swarms } = await createKadSwarms(N, () => ({
+    // Private prefix: k stays 20, but records go to the 5 closest only, so that killing most of
+    // them leaves too few copies until replication copies them to the new closest peers.
+    config: {
+      mode: 'server' as const, autoRefresh: false, admissionCheck: false, alpha: 3, ipDiversity: null,
+      protocolPrefix: '/kad-test', replicationFactor: 5, resiliency: 3, cachingMaxPeers: 0,
+      replicationInterval: REPLICATION_MS, publicationInterval: 3_600_000, recordTtl: 7_200_000
+    },
+    acceptUnknownNamespaces: true
+  }))
+  const alive = new Set(swarms)
+  try {
+    for (let i = 1; i < N; i++) {
+      const s = swarms[i] as KadSwarm
+      for (const j of new Set([0, rng.int(i)])) s.behaviour.addAddress((swarms[j] as KadSwarm).localPeerId, listenAddr(swarms[j] as KadSwarm))
+    }
+    await inBatches(swarms.slice(1), async (s) => { await run(s, k => k.bootstrap(), 30_000) })
+    const keys = Array.from({ length: RECORDS }, (_, i) => enc(`/test/churn-${i}`))
+    const publishers = keys.map((_, i) => swarms[(i * 19 + 7) % N] as KadSwarm)
+    await inBatches(keys, async (key, i) => {
+      const r = last(await run(publishers[i] as KadSwarm, k => k.putRecord({ key, value: enc(`v${i}`) }, { quorum: 3 }), 30_000))
+      assert.ok(r.type === 'putRecord' && r.success >= 3)
+    })
+    // Kill each record's publisher and every holder but one, then random nodes up to 30%.
+    const now = Date.now()
+    const pubs = new Set(publishers)
+    const holdersOf = keys.map(key => swarms.filter(s => s.behaviour.store.getRecord(key, now) !== undefined))
+    // One survivor per record (never a publisher); every other holder and every publisher dies.
+    const kept = new Set<KadSwarm>()
+    for (const holders of holdersOf) {
+      const survivor = holders.find(h => !pubs.has(h))
+      assert.ok(survivor !== undefined)
+      kept.add(survivor)
+    }
+    const victims = new Set<KadSwarm>(publishers)
+    for (const holders of holdersOf) for (const h of holders) if (!kept.has(h)) victims.add(h)
+    const target = Math.floor(N * 0.3)
+    while (victims.size < target) {
+      const v = swarms[rng.int(N)] as KadSwarm
+      if (!kept.has(v)) victims.add(v)
+    }
+    const readers = swarms.filter(s => !victims.has(s))
+    const holdersBefore = keys.map(key => readers.filter(s => s.behaviour.store.getRecord(key, now) !== undefined).length)
+    assert.ok(holdersBefore.every(h => h >= 1 && h <= 2), `one copy (two where survivors overlap) left per record: ${holdersBefore.join(',')}`)
+    await Promise.all([...victims].map(async s => { alive.delete(s); await s.close() }))
+    assert.ok(victims.size >= target)
+
+    // Replication runs every 2 s on every live holder: wait for two rounds.
+    await new Promise(resolve => setTimeout(resolve, 2 * REPLICATION_MS + 500))
+    const holdersAfter = keys.map(key => readers.filter(s => s.behaviour.store.getRecord(key, Date.now()) !== undefined).length)
+    assert.ok(holdersAfter.every(h => h >= 3), `copies after replication: ${holdersAfter.join(',')}`)
+    await inBatches(keys, async (key, i) => {
+      const reader = readers[(i * 23 + 3) % readers.length] as KadSwarm
+      const r = last(await run(reader, k => k.getRecord(key, { quorum: 3 }), 30_000))
+      assert.ok(r.type === 'getRecord' && r.error === undefined && r.count >= 3, JSON.stringify({ ...r, key: undefined, best: undefined }))
+      assert.deepEqual(r.best?.value, enc(`v${i}`))
+    })
+    console.log(`# kad-churn ${JSON.stringify({ nodes: N, killed: victims.size, copiesBefore: holdersBefore, copiesAfter: holdersAfter })}`)
+  } finally {
+    await closeAll([...alive])
+  }
+})
