@@ -18,8 +18,9 @@ namespace l2n::quic {
 struct Cid {
   uint8_t len = 0;
   uint8_t b[NGTCP2_MAX_CIDLEN] = {};
-  static Cid of(const uint8_t* p, size_t n) {
+  static Cid of(const uint8_t* p, size_t n) {  // n <= NGTCP2_MAX_CIDLEN (callers check)
     Cid c;
+    if (n > NGTCP2_MAX_CIDLEN) n = NGTCP2_MAX_CIDLEN;
     c.len = static_cast<uint8_t>(n);
     for (size_t i = 0; i < n; i++) c.b[i] = p[i];
     return c;
