@@ -1,0 +1,136 @@
+/**
+ * Side-by-side perf benchmark: libp2p-native vs js-libp2p 3 (and the raw encrypted C pump), each
+ * as a server and a client process on loopback, in one run. Prints every figure with its ratio.
+ *
+ *   node --import tsx bench/perf/compare.ts [--gib 1] [--quick] [--only native,js,raw] [--json out.json]
+ *
+ * Scenarios (issue 2, item 10): one-stream download and upload of 1 GiB, 8 streams of 128 MiB,
+ * 300 sequential connection setups (dial, handshake, first stream, 1-byte round trip), 8-byte
+ * round trips on an open stream, CPU seconds per GiB (both processes), peak RSS of the server.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { existsSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { argValue } from './usage.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..', '..')
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const GiB = 1024 ** 3
+const MiB = 1024 ** 2
+const bulk = Math.round(Number(argValue(args, 'gib', quick ? '0.25' : '1')) * GiB)
+const multi = quick ? 32 * MiB : 128 * MiB
+const connectCount = quick ? 50 : 300
+const rttCount = quick ? 500 : 2000
+const only = new Set(argValue(args, 'only', 'native,js,raw').split(','))
+const scenarios = new Set(argValue(args, 'scenarios', 'down,up,multi,connect,rtt').split(','))
+
+interface Stack { name: string, peer: string }
+const STACKS: Stack[] = [
+  { name: 'libp2p-native', peer: join(here, 'native-peer.ts') },
+  { name: 'js-libp2p', peer: join(here, 'js-peer.ts') },
+].filter(s => only.has(s.name === 'js-libp2p' ? 'js' : 'native'))
+
+type Line = Record<string, unknown> & { type: string }
+
+function startPeer (peer: string, peerArgs: string[]): { child: ChildProcess, lines: AsyncIterator<Line> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', peer, ...peerArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  const rl = createInterface({ input: child.stdout! })
+  const lines = (async function * () {
+    for await (const line of rl) {
+      try { yield JSON.parse(line) as Line } catch { /* not ours */ }
+    }
+  })()
+  return { child, lines }
+}
+
+async function nextOfType (lines: AsyncIterator<Line>, type: string): Promise<Line> {
+  while (true) {
+    const { value, done } = await lines.next()
+    if (done === true) throw new Error(`peer exited before printing ${type}`)
+    if (value.type === type) return value
+  }
+}
+
+interface RunResult { result: Line, clientUsage: Line, serverUsage: Line }
+
+async function run (stack: Stack, clientArgs: string[]): Promise<RunResult> {
+  const server = startPeer(stack.peer, ['--role', 'server'])
+  const listening = await nextOfType(server.lines, 'listening')
+  const addr = (listening.addrs as string[])[0] as string
+  const client = startPeer(stack.peer, ['--role', 'client', '--addr', addr, ...clientArgs])
+  const result = await nextOfType(client.lines, 'result')
+  const clientUsage = await nextOfType(client.lines, 'usage')
+  server.child.kill('SIGTERM')
+  const serverUsage = await nextOfType(server.lines, 'usage')
+  return { result, clientUsage, serverUsage }
+}
+
+const cpu = (u: Line): number => (u.cpuUserSeconds as number) + (u.cpuSystemSeconds as number)
+const gbit = (bytes: number, seconds: number): number => bytes * 8 / seconds / 1e9
+
+interface Row { scenario: string, unit: string, better: 'higher' | 'lower', values: Record<string, number> }
+const rows: Row[] = []
+function record (scenario: string, unit: string, better: 'higher' | 'lower', stack: string, value: number): void {
+  let row = rows.find(r => r.scenario === scenario)
+  if (row === undefined) { row = { scenario, unit, better, values: {} }; rows.push(row) }
+  row.values[stack] = value
+  process.stderr.write(`  ${stack.padEnd(14)} ${scenario.padEnd(34)} ${value.toFixed(3)} ${unit}\n`)
+}
+
+for (const stack of STACKS) {
+  if (!existsSync(stack.peer)) { process.stderr.write(`skip ${stack.name}: ${stack.peer} missing\n`); continue }
+  process.stderr.write(`== ${stack.name}\n`)
+  if (scenarios.has('down')) {
+    const down = await run(stack, ['--mode', 'perf', '--upload', '0', '--download', String(bulk)])
+    record('download 1 stream', 'Gbit/s', 'higher', stack.name, gbit(bulk, down.result.seconds as number))
+    record('CPU per GiB (download, both)', 's/GiB', 'lower', stack.name, (cpu(down.clientUsage) + cpu(down.serverUsage)) / (bulk / GiB))
+    record('server peak RSS (download)', 'MiB', 'lower', stack.name, (down.serverUsage.maxRssBytes as number) / MiB)
+  }
+  if (scenarios.has('up')) {
+    const up = await run(stack, ['--mode', 'perf', '--upload', String(bulk), '--download', '0'])
+    record('upload 1 stream', 'Gbit/s', 'higher', stack.name, gbit(bulk, up.result.seconds as number))
+    record('CPU per GiB (upload, both)', 's/GiB', 'lower', stack.name, (cpu(up.clientUsage) + cpu(up.serverUsage)) / (bulk / GiB))
+  }
+  if (scenarios.has('multi')) {
+    const eight = await run(stack, ['--mode', 'perf', '--upload', '0', '--download', String(multi), '--streams', '8'])
+    record(`8 streams x ${multi / MiB} MiB`, 'Gbit/s', 'higher', stack.name, gbit(multi * 8, eight.result.seconds as number))
+  }
+  if (scenarios.has('connect')) {
+    const conn = await run(stack, ['--mode', 'connect', '--count', String(connectCount)])
+    record(`connection setup p50 (${connectCount})`, 'ms', 'lower', stack.name, conn.result.p50Ms as number)
+  }
+  if (scenarios.has('rtt')) {
+    const rtt = await run(stack, ['--mode', 'rtt', '--count', String(rttCount), '--size', '8'])
+    record('8-byte round trip p50', 'µs', 'lower', stack.name, rtt.result.p50Us as number)
+  }
+}
+
+if (only.has('raw') && scenarios.has('down')) {
+  const pump = join(root, 'build-bench', 'raw_pump')
+  const build = spawnSync('bash', [join(here, 'build-raw-pump.sh')], { cwd: root, stdio: 'inherit' })
+  if (build.status === 0 && existsSync(pump)) {
+    process.stderr.write('== raw encrypted C pump\n')
+    const out = spawnSync(pump, [String(bulk)], { encoding: 'utf8' })
+    const line = JSON.parse(out.stdout.trim().split('\n').pop() as string) as { seconds: number }
+    record('download 1 stream', 'Gbit/s', 'higher', 'raw C pump', gbit(bulk, line.seconds))
+  }
+}
+
+// Table with ratios native / js (and native / raw for throughput).
+process.stdout.write(`\n| scenario | libp2p-native | js-libp2p | native vs js | raw C pump | native / raw |\n|---|---|---|---|---|---|\n`)
+for (const row of rows) {
+  const n = row.values['libp2p-native']
+  const j = row.values['js-libp2p']
+  const r = row.values['raw C pump']
+  const fmt = (v: number | undefined): string => v === undefined ? '—' : `${v.toFixed(2)} ${row.unit}`
+  let ratio = '—'
+  if (n !== undefined && j !== undefined) ratio = row.better === 'higher' ? `${(n / j).toFixed(2)}×` : `${(j / n).toFixed(2)}× better`
+  const rawRatio = n !== undefined && r !== undefined ? `${(100 * n / r).toFixed(0)}%` : '—'
+  process.stdout.write(`| ${row.scenario} | ${fmt(n)} | ${fmt(j)} | ${ratio} | ${fmt(r)} | ${rawRatio} |\n`)
+}
+const jsonOut = args.includes('--json') ? argValue(args, 'json') : undefined
+if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), bulk, rows }, null, 2))
