@@ -39,10 +39,12 @@ let addon: Addon | undefined
 /** Loads build/Release/libp2p_native.node (LIBP2P_NATIVE_ADDON overrides the path). */
 export function loadAddon (): Addon {
   if (addon !== undefined) return addon
+  const override = process.env.LIBP2P_NATIVE_ADDON
+  if (override !== undefined && override !== '' && !existsSync(override)) throw new Error(`LIBP2P_NATIVE_ADDON=${override} does not exist`)
   const here = dirname(fileURLToPath(import.meta.url))
   // src/native/ (tsx) or dist/src/native/ (compiled): walk up to the package root.
   const candidates = [
-    process.env.LIBP2P_NATIVE_ADDON,
+    override,
     resolve(here, '..', '..', 'build', 'Release', 'libp2p_native.node'),
     resolve(here, '..', '..', '..', 'build', 'Release', 'libp2p_native.node')
   ].filter((p): p is string => p !== undefined && p !== '')
