@@ -574,6 +574,58 @@ TEST(initial_flood_from_many_ports_is_bounded) {
   CHECK(p.server.ep->connection_count() <= 17);
 }
 
+TEST(retry_lets_clients_in_during_a_flood) {
+  EndpointConfig cfg;
+  cfg.max_handshaking = 16;
+  cfg.retry_above_handshaking = 4;
+  Pair p(cfg);
+  Peer attacker;
+  attacker.addr = Address::v4(198, 51, 100, 7, 1);
+  attacker.clock = &p.net.now;
+  attacker.ep = std::make_unique<Endpoint>(EndpointConfig{.accept_inbound = false}, make_cert(p.client_key),
+                                           &attacker, attacker.addr, kNow);
+  std::vector<uint8_t> buf(l2n::quic::kMaxGsoBytes);
+  for (int i = 0; i < 100; i++) {
+    Error err;
+    CHECK(attacker.ep->connect(p.server.addr, {}, p.net.now, &err) != nullptr);
+    Transmit t = attacker.ep->write_datagrams(buf.data(), buf.size(), p.net.now);
+    Address from = Address::v4(198, 51, 100, 7, static_cast<uint16_t>(1000 + i));
+    p.server.ep->handle_datagram(buf.data(), t.segment_size, from, p.net.now);
+  }
+  // Four handshakes hold state; everyone else was asked to prove their address (replies beyond
+  // the bounded queue are dropped, not buffered).
+  CHECK_EQ(p.server.ep->handshaking_count(), size_t{4});
+  CHECK_EQ(p.server.ep->connection_count(), size_t{4});
+  auto& st = p.server.ep->stats();
+  CHECK_EQ(st.retries_sent + st.dropped_reply_queue_full, uint64_t{96});
+  CHECK(st.retries_sent > 0);
+  p.net.flush();  // the Retry packets go to the spoofed addresses, where nobody answers
+  p.net.wire.clear();
+  // A real client gets in at once, one extra round trip for the Retry.
+  std::vector<Datagram> client_initials;
+  p.net.filter = [&](Datagram& d) {
+    if (d.to == p.server.addr && (d.bytes[0] & 0xf0) == 0xc0) client_initials.push_back(d);
+    return true;
+  };
+  uint64_t t0 = p.net.now;
+  Connection* c = p.dial(p.server_key.peer_id());
+  CHECK(p.handshake(c));
+  CHECK(c->state() == Connection::State::kEstablished);
+  CHECK_EQ(p.client.first(EventType::kHandshakeCompleted)->at - t0, 4 * kDelay);
+  CHECK(p.server.first(EventType::kHandshakeCompleted)->peer_id == p.client_key.peer_id());
+  CHECK(st.retries_sent > 0);
+  // The token is bound to the client's address: once the connection is gone (so its ids no
+  // longer route), the same Initial from elsewhere is refused.
+  CHECK(client_initials.size() >= 2);
+  uint64_t sconn = p.server.first(EventType::kHandshakeCompleted)->conn;
+  c->close(0, p.net.now);
+  CHECK(p.net.run([&] { return p.server.ep->find(sconn) == nullptr; }));
+  uint64_t bad = st.dropped_bad_token;
+  auto& with_token = client_initials[1];
+  p.server.ep->handle_datagram(with_token.bytes.data(), with_token.bytes.size(), Address::v4(203, 0, 113, 1, 9), p.net.now);
+  CHECK_EQ(st.dropped_bad_token, bad + 1);
+}
+
 TEST(unknown_version_gets_version_negotiation) {
   Pair p;
   std::vector<uint8_t> pkt(1200, 0);

@@ -333,6 +333,7 @@ Error Connection::Impl::init_client(const Address& l, const Address& r, uint64_t
 }
 
 Error Connection::Impl::init_server(const Address& l, const Address& r, const ngtcp2_pkt_hd& hd,
+                                    const ngtcp2_cid* odcid, const uint8_t* token, size_t token_len,
                                     uint64_t now) {
   server = true;
   local = l;
@@ -340,7 +341,16 @@ Error Connection::Impl::init_server(const Address& l, const Address& r, const ng
   ngtcp2_settings s;
   ngtcp2_transport_params p;
   common_init(s, p, now);
-  compat::set_original_dcid(&p, hd.dcid);
+  if (odcid) {
+    // After a Retry (RFC 9000 7.3): the original id comes from the token, and the id the client
+    // now addresses is the one our Retry chose.
+    compat::set_original_dcid(&p, *odcid);
+    p.retry_scid = hd.dcid;
+    p.retry_scid_present = 1;
+    compat::set_validated_retry_token(&s, token, token_len);
+  } else {
+    compat::set_original_dcid(&p, hd.dcid);
+  }
   ngtcp2_cid scid;
   if (!random_cid(scid)) return Error::kInternal;
   ngtcp2_path path{{reinterpret_cast<sockaddr*>(&local_sa.ss), local_sa.len},
@@ -351,10 +361,11 @@ Error Connection::Impl::init_server(const Address& l, const Address& r, const ng
   Cid c = Cid::of(scid);
   cids.push_back(c);
   ep->add_cid(c, this);
-  // The client keeps addressing its Initials to the DCID it chose until it hears from us.
-  Cid odcid = Cid::of(hd.dcid);
-  cids.push_back(odcid);
-  ep->add_cid(odcid, this);
+  // The client keeps addressing its Initials to the DCID it chose (or our Retry's id) until it
+  // hears from us.
+  Cid first = Cid::of(hd.dcid);
+  cids.push_back(first);
+  ep->add_cid(first, this);
   return setup_tls(true);
 }
 

@@ -110,8 +110,10 @@ struct Connection::Impl {
 
   ~Impl();
   Error init_client(const Address& local, const Address& remote, uint64_t now);
+  // odcid: the original destination id from a validated Retry token (then hd.dcid is our Retry
+  // source id and token/token_len the token), or null for a connection without Retry.
   Error init_server(const Address& local, const Address& remote, const ngtcp2_pkt_hd& hd,
-                    uint64_t now);
+                    const ngtcp2_cid* odcid, const uint8_t* token, size_t token_len, uint64_t now);
   void handle_datagram(const uint8_t* data, size_t len, const Address& from, uint64_t now);
   void handle_timeout(uint64_t now);
   Transmit write_datagrams(uint8_t* out, size_t cap, uint64_t now);

@@ -23,6 +23,9 @@ struct Endpoint::Impl final : EndpointHooks {
   std::deque<uint64_t> dirty;
   std::unordered_map<uint64_t, bool> in_dirty;
   struct Reply { std::vector<uint8_t> bytes; Address to; };
+  // Key of our Retry tokens (ngtcp2's crypto helper seals the client address, ids and time with
+  // it). Random per endpoint: tokens do not outlive the process, which is all Retry needs.
+  uint8_t token_secret[32];
   std::deque<Reply> replies;
   size_t handshaking = 0;
   Stats stats;
@@ -86,7 +89,7 @@ struct Endpoint::Impl final : EndpointHooks {
   }
 
   void version_negotiation(const ngtcp2_version_cid& vc, const Address& from) {
-    if (replies.size() >= cfg.max_stateless_replies) return;
+    if (replies.size() >= cfg.max_stateless_replies) { stats.dropped_reply_queue_full++; return; }
     Reply r;
     r.to = from;
     r.bytes.resize(kMinInitialDatagram);
@@ -103,6 +106,30 @@ struct Endpoint::Impl final : EndpointHooks {
     stats.version_negotiations++;
   }
 
+  bool queue_reply(std::vector<uint8_t> bytes, const Address& to) {
+    if (replies.size() >= cfg.max_stateless_replies) { stats.dropped_reply_queue_full++; return false; }
+    replies.push_back(Reply{std::move(bytes), to});
+    return true;
+  }
+
+  void send_retry(const ngtcp2_pkt_hd& hd, const SockAddr& sa, const Address& from, uint64_t now) {
+    if (replies.size() >= cfg.max_stateless_replies) { stats.dropped_reply_queue_full++; return; }
+    ngtcp2_cid retry_scid;
+    retry_scid.datalen = kCidLength;
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, retry_scid.data, kCidLength) != 0) return;
+    uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+    ngtcp2_ssize tn = ngtcp2_crypto_generate_retry_token(
+        token, token_secret, sizeof token_secret, hd.version, reinterpret_cast<const sockaddr*>(&sa.ss),
+        sa.len, &retry_scid, &hd.dcid, now);
+    if (tn < 0) return;
+    std::vector<uint8_t> pkt(kMaxUdpPayload);
+    ngtcp2_ssize n = ngtcp2_crypto_write_retry(pkt.data(), pkt.size(), hd.version, &hd.scid, &retry_scid,
+                                               &hd.dcid, token, static_cast<size_t>(tn));
+    if (n <= 0) return;
+    pkt.resize(static_cast<size_t>(n));
+    if (queue_reply(std::move(pkt), from)) stats.retries_sent++;
+  }
+
   void accept(const uint8_t* data, size_t len, const Address& from, uint64_t now) {
     if (!cfg.accept_inbound) { stats.dropped_unknown++; return; }
     if (len < kMinInitialDatagram) { stats.dropped_short++; return; }
@@ -115,13 +142,36 @@ struct Endpoint::Impl final : EndpointHooks {
       stats.dropped_malformed++;
       return;
     }
+    SockAddr sa;
+    sa.set(from);
+    const uint8_t* token = nullptr;
+    size_t token_len = 0;
+    compat::pkt_token(hd, token, token_len);
+    ngtcp2_cid odcid;
+    bool retried = false;
+    if (token_len && token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
+      // Bound to the client's address and our Retry's id; expired or foreign tokens are dropped
+      // (the client will time out: it cannot be told apart from an attacker replaying tokens).
+      if (ngtcp2_crypto_verify_retry_token(&odcid, token, token_len, token_secret, sizeof token_secret,
+                                           hd.version, reinterpret_cast<const sockaddr*>(&sa.ss), sa.len,
+                                           &hd.dcid, cfg.retry_token_lifetime_ns, now) != 0) {
+        stats.dropped_bad_token++;
+        return;
+      }
+      retried = true;
+    }
+    if (!retried && handshaking >= cfg.retry_above_handshaking) {
+      send_retry(hd, sa, from, now);
+      return;
+    }
     auto impl = std::make_unique<Connection::Impl>();
     impl->cfg = cfg.connection;
     impl->cert = cert;
     impl->sink = sink;
     impl->ep = this;
     impl->id = next_id++;
-    Error e = impl->init_server(local, from, hd, now);
+    Error e = retried ? impl->init_server(local, from, hd, &odcid, token, token_len, now)
+                      : impl->init_server(local, from, hd, nullptr, nullptr, 0, now);
     if (e != Error::kNone) {
       for (const Cid& c : impl->cids) by_cid.erase(c);
       stats.dropped_malformed++;
@@ -142,6 +192,7 @@ Endpoint::Endpoint(const EndpointConfig& cfg, std::shared_ptr<const tls::Certifi
   impl_->sink = sink;
   impl_->local = local;
   impl_->unix_time = unix_now_s;
+  gnutls_rnd(GNUTLS_RND_KEY, impl_->token_secret, sizeof impl_->token_secret);
 }
 
 Endpoint::~Endpoint() {

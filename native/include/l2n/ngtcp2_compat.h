@@ -11,7 +11,11 @@
 //   * ngtcp2_conn_is_in_{closing,draining}_period became ngtcp2_conn_in_{closing,draining}_period.
 //   * ngtcp2_transport_params gained original_dcid_present (a server must set it with original_dcid).
 //   * ngtcp2_conn_get_conn_stat became ngtcp2_conn_get_conn_info (we read only smoothed_rtt).
-// Unchanged and used directly: conn_{client,server}_new, read_pkt, writev_stream,
+//   * ngtcp2_pkt_hd.token and ngtcp2_settings.token went from ngtcp2_vec to pointer + length, and
+//     ngtcp2_settings gained token_type (a server sets NGTCP2_TOKEN_TYPE_RETRY after a Retry).
+// Unchanged and used directly: conn_{client,server}_new, read_pkt, writev_stream, accept,
+// crypto_{generate,verify}_retry_token and crypto_write_retry (1.x adds *2 variants; the originals
+// remain),
 // write_connection_close (only the ccerr type changed), get_expiry, handle_expiry, get_pto,
 // get_send_quantum, update_pkt_tx_time, extend_max_{stream_,}offset, open_bidi_stream,
 // set_keep_alive_timeout, pkt_decode_version_cid, accept, the callback struct members we set, and
@@ -99,6 +103,29 @@ inline uint64_t smoothed_rtt(ngtcp2_conn* c) {
   return stat.smoothed_rtt;
 }
 #endif
+
+// The token of a received Initial (0.12: an ngtcp2_vec; 1.x: pointer and length).
+inline void pkt_token(const ngtcp2_pkt_hd& hd, const uint8_t*& p, size_t& n) {
+#if L2N_NGTCP2_V1
+  p = hd.token;
+  n = hd.tokenlen;
+#else
+  p = hd.token.base;
+  n = hd.token.len;
+#endif
+}
+
+// A server that validated a Retry token in the client's Initial tells ngtcp2 so (the client's
+// address is then validated: no anti-amplification limit). 1.x also wants the token's type.
+inline void set_validated_retry_token(ngtcp2_settings* s, const uint8_t* p, size_t n) {
+#if L2N_NGTCP2_V1
+  s->token = p;
+  s->tokenlen = n;
+  s->token_type = NGTCP2_TOKEN_TYPE_RETRY;
+#else
+  s->token = ngtcp2_vec{const_cast<uint8_t*>(p), n};
+#endif
+}
 
 inline void get_connection_close_error(ngtcp2_conn* c, ccerr* e) {
 #if L2N_NGTCP2_V1

@@ -76,10 +76,19 @@ struct EndpointConfig {
   // Initials from spoofed ports at ~10 MiB; further Initials are dropped until slots free up
   // (completed handshakes or handshake_timeout).
   size_t max_handshaking = 256;
+  // Address validation (RFC 9000 8.1.2): once this many handshakes are pending, a new client
+  // must first echo a Retry token from its real address (one extra round trip), so spoofed
+  // Initials make no state at all and legitimate clients still get in during a flood. Below it a
+  // client connects in one round trip. A quarter of max_handshaking: normal bursts of dials stay
+  // at 1 RTT, a flood switches to Retry long before the hard limit drops anyone.
+  size_t retry_above_handshaking = 64;
+  // A Retry token is accepted for this long (a client answers a Retry within one RTT; 10 s covers
+  // slow links and stays short enough that a captured token is of little use).
+  uint64_t retry_token_lifetime_ns = 10'000'000'000;
   // All connections of this endpoint (established ones cost their windows at most).
   size_t max_connections = 4096;
-  // Version Negotiation packets queued for sending (stateless replies to unknown versions); more
-  // are dropped rather than buffered (a reflection flood must not grow memory).
+  // Stateless replies queued for sending (Version Negotiation, Retry); more are dropped rather
+  // than buffered (a reflection flood must not grow memory).
   size_t max_stateless_replies = 64;
 };
 
@@ -215,8 +224,9 @@ class Endpoint {
   void set_unix_time(int64_t unix_now_s);
 
   // Input. Routes by destination connection id; an Initial for an unknown id makes a server
-  // connection (bounded by max_handshaking / max_connections); anything else unknown, short,
-  // or malformed is dropped without state. Never fails: drops are counted in stats().
+  // connection (bounded by max_handshaking / max_connections; past retry_above_handshaking only
+  // with a valid Retry token, else it gets a Retry); anything else unknown, short, or malformed
+  // is dropped without state. Never fails: drops are counted in stats().
   void handle_datagram(const uint8_t* data, size_t len, const Address& remote, uint64_t now_ns);
   void handle_timeout(uint64_t now_ns);
 
@@ -236,7 +246,8 @@ class Endpoint {
 
   struct Stats {
     uint64_t datagrams_in = 0, dropped_short = 0, dropped_unknown = 0, dropped_malformed = 0,
-             dropped_handshake_limit = 0, version_negotiations = 0, connections_accepted = 0;
+             dropped_handshake_limit = 0, dropped_bad_token = 0, dropped_reply_queue_full = 0,
+             version_negotiations = 0, retries_sent = 0, connections_accepted = 0;
   };
   const Stats& stats() const;
   size_t connection_count() const;
