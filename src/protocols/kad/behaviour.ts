@@ -116,11 +116,13 @@ interface RequestRecord {
 }
 
 const textDecoder = new TextDecoder()
+const NO_PROTOCOLS: readonly string[] = Object.freeze([])
 
 export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   readonly config: Readonly<KadConfig>
   readonly localPeer: PeerId
-  readonly protocols: readonly string[]
+  /** Our protocol ids (the first is dialled with); see `protocols()` for what is advertised. */
+  readonly protocolIds: readonly string[]
   readonly table: RoutingTable
   readonly store: RecordStore
   readonly validators: Validators
@@ -158,7 +160,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   constructor (init: KademliaInit) {
     this.config = createKadConfig(init.config ?? {}, init.base)
     this.localPeer = init.peerId
-    this.protocols = Object.freeze([...kadProtocols(this.config)])
+    this.protocolIds = Object.freeze([...kadProtocols(this.config)])
     this.log = init.logger ?? defaultLogger('kad')
     this.wallClock = init.wallClock ?? Date.now
     this.store = init.store ?? (init.dataDir !== undefined ? new JournalRecordStore(init.dataDir) : new MemoryRecordStore())
@@ -298,6 +300,15 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     return this.newHandler()
   }
 
+  /**
+   * The inbound protocols served now, for a Swarm that registers protocols before connections
+   * exist: ours in server mode, none in client mode (a client never advertises kad). The same
+   * array object while the mode does not change.
+   */
+  protocols (): readonly string[] {
+    return this.server ? this.protocolIds : NO_PROTOCOLS
+  }
+
   addressesOfPeer (peerId: PeerId): readonly Multiaddr[] {
     return this.table.get(peerId)?.addrs ?? this.addressCache.get(peerId.toString()) ?? []
   }
@@ -323,7 +334,12 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
         const c = this.connections.get(id)
         if (c !== undefined) {
           c.ids = c.ids.filter(x => x !== event.connectionId)
-          if (c.ids.length === 0) { this.connections.delete(id); this.table.setDisconnected(event.peerId) }
+          if (c.ids.length === 0) {
+            this.connections.delete(id)
+            this.table.setDisconnected(event.peerId)
+            // Re-learned on the next kad stream; keeps this set bounded by live connections.
+            this.confirmedServers.delete(id)
+          }
         }
         for (const [rid, r] of this.requests) {
           if (r.connectionId === event.connectionId) this.onRequestFailed(rid, new Error('connection closed'))
@@ -993,7 +1009,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   }
 
   private newHandler (): KadHandler {
-    return new KadHandler({ protocols: this.protocols, server: this.server, requestTimeout: this.config.requestTimeout, maxMessageSize: this.config.maxMessageSize })
+    return new KadHandler({ protocols: this.protocolIds, server: this.server, requestTimeout: this.config.requestTimeout, maxMessageSize: this.config.maxMessageSize })
   }
 
   private updateMode (): void {

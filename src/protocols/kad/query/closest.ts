@@ -13,7 +13,10 @@
  *  - the lookup ends when the β closest peers that have not failed have all answered (Go's
  *    `Resiliency`); with β = replication factor this is Rust's rule ("the k closest have
  *    answered"); or when no peer is left to contact and none is in flight; or at the query deadline;
- *  - the result is the `numResults` closest peers that answered.
+ *  - the result is the `numResults` closest peers not known to have failed: answered, in flight
+ *    or not yet contacted (Go's `GetClosestNInStates(Heard, Waiting, Queried)`). With β = k this is
+ *    exactly the k closest that answered (the lookup only converges once they have); with β < k it
+ *    still names k peers, so a put or provide reaches k peers although only β were awaited.
  */
 import type { PeerId } from '../../../identity/peer-id.ts'
 import { compareDistance, keyFromPeer } from '../kbucket/key.ts'
@@ -59,7 +62,7 @@ export interface QueryPeersIter {
   onFailure(peer: PeerId): boolean
   finish(): void
   readonly isFinished: boolean
-  /** The closest peers that answered, closest first (at most numResults). */
+  /** The closest peers not known to have failed, closest first (at most numResults). */
   result(): PeerId[]
   nextDeadline(): number | undefined
   /** Requests sent so far (for metrics: messages per lookup). */
@@ -154,7 +157,7 @@ export class ClosestPeersIter implements QueryPeersIter {
   result (): PeerId[] {
     const out: PeerId[] = []
     for (const e of this.peers) {
-      if (e.state !== 'succeeded') continue
+      if (e.state === 'failed' || e.state === 'unresponsive') continue
       out.push(e.peer)
       if (out.length >= this.config.numResults) break
     }
