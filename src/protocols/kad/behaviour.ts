@@ -372,6 +372,9 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
       case 'newExternalAddrOfPeer': {
         this.rememberAddrs(event.peerId, [event.address])
         if (this.table.has(event.peerId)) this.table.update(event.peerId, [event.address], this.connections.has(event.peerId.toString()) ? 'connected' : 'disconnected', this.now)
+        // Identify may report the protocol before the addresses: a confirmed server without a
+        // dialable address becomes routable now.
+        else if (this.confirmedServers.has(event.peerId.toString())) this.tryInsert(event.peerId)
         return
       }
       default:

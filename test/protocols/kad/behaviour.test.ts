@@ -263,3 +263,54 @@ test('with a data directory the persistent store is the default and records surv
   await k2.store.close()
   rmSync(dir, { recursive: true })
 })
+
+test('wire: raw streams get answers, several requests share a stream, garbage and oversized frames are reset', async () => {
+  const { encodeFrame, FrameDecoder } = await import('../../../src/protocols/kad/protocol.ts')
+  const { decodeMessage, kadMessage, MessageType } = await import('../../../src/protocols/kad/message.ts')
+  const { swarms } = await createKadSwarms(2, () => server)
+  try {
+    const [a, b] = swarms as [KadSwarm, KadSwarm]
+    b.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    await run(b, k => k.getClosestPeers(new Uint8Array([1])))
+    const conn = b.connections(a.localPeerId)[0]?.connection
+    assert.ok(conn !== undefined)
+    const readOne = async (stream: import('../../../src/core/stream.ts').Stream, d: InstanceType<typeof FrameDecoder>, it: AsyncIterator<Uint8Array>): Promise<ReturnType<typeof decodeMessage> | undefined> => {
+      for (;;) {
+        const body = d.next()
+        if (body !== undefined) return decodeMessage(body)
+        const { value, done } = await it.next()
+        if (done === true) return undefined
+        d.push(value)
+      }
+    }
+    const stream = await conn.openStream('/ipfs/kad/1.0.0')
+    const it = stream[Symbol.asyncIterator]()
+    const d = new FrameDecoder()
+    stream.send(encodeFrame(kadMessage(MessageType.FIND_NODE, { key: b.localPeerId.bytes })))
+    const r1 = await readOne(stream, d, it)
+    assert.equal(r1?.type, MessageType.FIND_NODE)
+    assert.deepEqual(r1?.key, b.localPeerId.bytes)
+    stream.send(encodeFrame(kadMessage(MessageType.PING)))
+    const r2 = await readOne(stream, d, it)
+    assert.equal(r2?.type, MessageType.PING, 'a second request on the same stream is answered')
+    await stream.closeWrite()
+    assert.equal(await readOne(stream, d, it), undefined, 'the server closes after our FIN')
+
+    // A length prefix over the maximum: the server resets the stream without buffering.
+    const bad = await conn.openStream('/ipfs/kad/1.0.0')
+    bad.send(Uint8Array.from([0xff, 0xff, 0xff, 0x7f]))
+    await assert.rejects(async () => { for await (const _ of bad) { /* drain */ } })
+    // Garbage protobuf inside a valid frame: reset as well.
+    const junk = await conn.openStream('/ipfs/kad/1.0.0')
+    junk.send(Uint8Array.from([3, 0x0f, 0xff, 0xff]))
+    await assert.rejects(async () => { for await (const _ of junk) { /* drain */ } })
+    // The node still serves.
+    const again = await conn.openStream('/ipfs/kad/1.0.0')
+    again.send(encodeFrame(kadMessage(MessageType.PING)))
+    const r3 = await readOne(again, new FrameDecoder(), again[Symbol.asyncIterator]())
+    assert.equal(r3?.type, MessageType.PING)
+    again.reset()
+  } finally {
+    await closeAll(swarms)
+  }
+})
