@@ -314,3 +314,26 @@ test('wire: raw streams get answers, several requests share a stream, garbage an
     await closeAll(swarms)
   }
 })
+
+test('automatic refresh: a bootstrap when the first peer enters the table, then every refreshInterval; none when disabled', async () => {
+  const { swarms } = await createKadSwarms(3, (i) => ({
+    acceptUnknownNamespaces: true,
+    config: { mode: 'server' as const, admissionCheck: false, autoRefresh: i !== 2, refreshInterval: 300 }
+  }))
+  try {
+    const [a, b, c] = swarms as [KadSwarm, KadSwarm, KadSwarm]
+    const refreshes: number[] = []
+    b.on('behaviour', (e: { event: KadEvent }) => {
+      if (e.event.type === 'outboundQueryProgressed' && e.event.trigger === 'refresh' && e.event.step.last) refreshes.push(Date.now())
+    })
+    let cRefreshes = 0
+    c.on('behaviour', (e: { event: KadEvent }) => { if (e.event.type === 'outboundQueryProgressed' && e.event.trigger === 'refresh') cRefreshes++ })
+    b.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    c.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    for (let i = 0; i < 100 && refreshes.length < 2; i++) await new Promise(resolve => setTimeout(resolve, 20))
+    assert.ok(refreshes.length >= 2, `refreshes: ${refreshes.length}`)
+    assert.equal(cRefreshes, 0)
+  } finally {
+    await closeAll(swarms)
+  }
+})
