@@ -825,7 +825,10 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     const respond = (message: KadMessage | undefined): void => {
       this.out.push({ type: 'notifyHandler', peerId: peer, handler: { connectionId }, event: { type: 'respond', inboundId, message } })
     }
-    if (!this.server) { respond(undefined); return }
+    const refuse = (): void => {
+      this.out.push({ type: 'notifyHandler', peerId: peer, handler: { connectionId }, event: { type: 'respond', inboundId, message: undefined, refuse: true } })
+    }
+    if (!this.server) { refuse(); return }
     const wall = this.wallClock()
     const key = m.key ?? new Uint8Array(0)
     const event = (request: InboundRequest): void => { this.out.push({ type: 'generateEvent', event: { type: 'inboundRequest', peer, request } }) }
@@ -835,7 +838,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
         event({ type: 'findNode', key })
         return
       case MessageType.GET_VALUE: {
-        if (!this.config.enableValues || key.byteLength === 0) { respond(undefined); return }
+        if (!this.config.enableValues || key.byteLength === 0) { refuse(); return }
         const r = this.store.getRecord(key, wall)
         respond(kadMessage(MessageType.GET_VALUE, {
           key,
@@ -847,12 +850,12 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
       }
       case MessageType.PUT_VALUE: {
         const rec = m.record
-        if (!this.config.enableValues || rec === undefined || !equalBytes(rec.key, key)) { respond(undefined); return }
+        if (!this.config.enableValues || rec === undefined || !equalBytes(rec.key, key)) { refuse(); return }
         try {
           this.validators.validate(rec.key, rec.value)
         } catch (err) {
           this.log.debug('rejected inbound record', { peer, error: err })
-          respond(undefined)
+          refuse()
           return
         }
         let stored = false
@@ -876,7 +879,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
         return
       }
       case MessageType.GET_PROVIDERS: {
-        if (!this.config.enableProviders || key.byteLength === 0) { respond(undefined); return }
+        if (!this.config.enableProviders || key.byteLength === 0) { refuse(); return }
         const providers = this.store.getProviders(key, wall).slice(0, MAX_PROVIDERS_PER_RESPONSE)
         const providerPeers: WirePeer[] = providers.map(e => ({
           id: e.provider,
@@ -892,7 +895,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
         event({ type: 'ping' })
         return
       default:
-        respond(undefined)
+        refuse()
     }
   }
 

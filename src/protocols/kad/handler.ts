@@ -30,8 +30,12 @@ export type InboundId = number
 /** Behaviour → handler. */
 export type KadHandlerIn =
   | { type: 'request', requestId: RequestId, message: KadMessage, expectResponse: boolean }
-  /** The answer to an inbound request; `undefined` = no answer (ADD_PROVIDER) or refuse (closes the stream). */
-  | { type: 'respond', inboundId: InboundId, message: KadMessage | undefined }
+  /**
+   * The answer to an inbound request. `message` undefined = no answer (ADD_PROVIDER has none);
+   * `refuse` resets the stream at once (an invalid or unsupported request: the remote fails fast
+   * instead of waiting for its timeout, as with Go's handler errors).
+   */
+  | { type: 'respond', inboundId: InboundId, message: KadMessage | undefined, refuse?: boolean }
   | { type: 'setMode', server: boolean }
 
 /** Handler → behaviour. */
@@ -72,7 +76,7 @@ export class KadHandler implements ConnectionHandler<KadHandlerIn, KadHandlerOut
   private readonly waiting: Outbound[] = []
   private readonly active = new Map<RequestId, Outbound>()
   private readonly inboundStreams = new Set<Stream>()
-  private readonly inboundWaiters = new Map<InboundId, (m: KadMessage | undefined) => void>()
+  private readonly inboundWaiters = new Map<InboundId, (answer: { message: KadMessage | undefined, refuse: boolean }) => void>()
   private confirmed: boolean | undefined
   private closed = false
   private lastNow = 0
@@ -134,7 +138,7 @@ export class KadHandler implements ConnectionHandler<KadHandlerIn, KadHandlerOut
       }
       case 'respond': {
         const waiter = this.inboundWaiters.get(event.inboundId)
-        if (waiter !== undefined) { this.inboundWaiters.delete(event.inboundId); waiter(event.message) }
+        if (waiter !== undefined) { this.inboundWaiters.delete(event.inboundId); waiter({ message: event.message, refuse: event.refuse === true }) }
         return
       }
       case 'setMode': {
@@ -186,7 +190,7 @@ export class KadHandler implements ConnectionHandler<KadHandlerIn, KadHandlerOut
     this.closed = true
     for (const req of this.active.values()) req.stream?.reset()
     for (const s of this.inboundStreams) s.reset()
-    for (const waiter of this.inboundWaiters.values()) waiter(undefined)
+    for (const waiter of this.inboundWaiters.values()) waiter({ message: undefined, refuse: true })
     this.inboundWaiters.clear()
     this.active.clear()
     this.waiting.length = 0
@@ -226,15 +230,13 @@ export class KadHandler implements ConnectionHandler<KadHandlerIn, KadHandlerOut
       if (body === undefined) break
       const message = decodeMessage(body)
       const inboundId = nextInboundId++
-      const answer = new Promise<KadMessage | undefined>(resolve => { this.inboundWaiters.set(inboundId, resolve) })
+      const answer = new Promise<{ message: KadMessage | undefined, refuse: boolean }>(resolve => { this.inboundWaiters.set(inboundId, resolve) })
       this.out.push({ type: 'notifyBehaviour', event: { type: 'inboundRequest', inboundId, message } })
-      const response = await answer
+      const { message: response, refuse } = await answer
       if (this.closed) return
-      if (response === undefined) {
-        // No answer (ADD_PROVIDER) keeps the stream for the next request; a refusal from the
-        // behaviour is also `undefined` and the remote times out, as with Go.
-        continue
-      }
+      if (refuse) { stream.reset(); return }
+      // No answer (ADD_PROVIDER): the stream stays open for the next request.
+      if (response === undefined) continue
       if (stream.writeStatus !== 'writable') return
       stream.send(encodeFrame(response, this.config.maxMessageSize))
     }

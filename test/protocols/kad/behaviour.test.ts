@@ -337,3 +337,18 @@ test('automatic refresh: a bootstrap when the first peer enters the table, then 
     await closeAll(swarms)
   }
 })
+
+test('an invalid inbound record is refused at once: the stream is reset, the sender fails fast', async () => {
+  const { swarms } = await createKadSwarms(2, (i) => i === 0 ? { config: server.config } : server)
+  try {
+    const [a, b] = swarms as [KadSwarm, KadSwarm]
+    b.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    const t0 = performance.now()
+    const r = last(await run(b, k => k.putRecord({ key: enc('/zzz/x'), value: enc('v') })))
+    assert.ok(r.type === 'putRecord' && r.success === 0 && r.error === 'quorumFailed')
+    assert.ok(performance.now() - t0 < 2000, 'failed long before the 10 s request timeout')
+    assert.equal(a.behaviour.store.getRecord(enc('/zzz/x'), Date.now()), undefined)
+  } finally {
+    await closeAll(swarms)
+  }
+})
