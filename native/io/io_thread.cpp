@@ -1,9 +1,11 @@
 #include "io/io_thread.h"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "io/connection.h"
 #include "io/host.h"
@@ -36,7 +38,12 @@ IoThread::~IoThread() { stop(); }
 
 bool IoThread::start() {
   if (!loop_.ok()) return false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    char name[16];
+    std::snprintf(name, sizeof(name), "l2n-io-%u", index_);  // visible in perf/top/gdb
+    pthread_setname_np(pthread_self(), name);
+    run();
+  });
   return true;
 }
 

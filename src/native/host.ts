@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { existsSync } from 'node:fs'
 import { InvalidArgumentError, LimitExceededError } from '../core/errors.ts'
-import { COMMAND_WORDS, Ev, NO_BUF, Op, RECORD_WORDS } from './protocol.ts'
+import { COMMAND_WORDS, Ev, NO_BUF, Op, ProtoCounter, RECORD_WORDS } from './protocol.ts'
 import { errorFromCode } from './errors.ts'
 
 // ---- the addon ------------------------------------------------------------------------------
@@ -51,7 +51,14 @@ export function loadAddon (): Addon {
   const path = candidates.find(p => existsSync(p))
   if (path === undefined) throw new Error(`libp2p-native addon not found (looked in ${candidates.join(', ')}); run npm run build:native`)
   const require = createRequire(import.meta.url)
-  addon = require(path) as Addon
+  try {
+    addon = require(path) as Addon
+  } catch (err) {
+    if (String((err as Error).message).includes('static TLS block')) {
+      throw new Error(`${(err as Error).message}: this addon was built with jemalloc; start node with LD_PRELOAD=libjemalloc.so.2`, { cause: err })
+    }
+    throw err
+  }
   return addon
 }
 
@@ -128,6 +135,7 @@ export class NativeHost {
   private readonly listeners = new Map<number, ListenerSink>()
   private readonly dials = new Map<number, DialSink>()
   private readonly conns = new Map<number, ConnectionSink>()
+  private readonly protocolNames = new Map<number, string>()
   private nextId = 1
   private closed = false
   private refs = 0
@@ -172,6 +180,25 @@ export class NativeHost {
 
   counters (): NonNullable<ReturnType<AddonHost['counters']>> | undefined {
     return this.countersCache ?? undefined
+  }
+
+  /** Per-protocol totals (all threads), read from native memory; names learnt from stream records. */
+  protocolCounters (): Map<string, { bytesIn: number, bytesOut: number, streams: number, errors: number }> {
+    const out = new Map<string, { bytesIn: number, bytesOut: number, streams: number, errors: number }>()
+    const c = this.countersCache
+    if (c === undefined) return out
+    for (const [index, name] of this.protocolNames) {
+      const totals = { bytesIn: 0, bytesOut: 0, streams: 0, errors: 0 }
+      for (let t = 0; t < c.threads; t++) {
+        const base = (t * c.maxProtocols + index) * c.perProtocol
+        totals.bytesIn += c.protocols[base + ProtoCounter.bytesIn] as number
+        totals.bytesOut += c.protocols[base + ProtoCounter.bytesOut] as number
+        totals.streams += c.protocols[base + ProtoCounter.streams] as number
+        totals.errors += c.protocols[base + ProtoCounter.errors] as number
+      }
+      out.set(name, totals)
+    }
+    return out
   }
 
   // ---- commands ------------------------------------------------------------------------------
@@ -304,6 +331,7 @@ export class NativeHost {
           const sink = this.conns.get(connId)
           if (sink === undefined) break
           const protocol = utf8d.decode(blob.subarray(records[o + 6] as number, (records[o + 6] as number) + (records[o + 7] as number)))
+          if (a !== 0xffffffff && !this.protocolNames.has(a)) this.protocolNames.set(a, protocol)
           if (type === Ev.streamInbound) sink.onStreamInbound(stream, protocol, a)
           else sink.onStreamOpened(stream, protocol, a)
           break

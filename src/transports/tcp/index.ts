@@ -98,6 +98,11 @@ export class TcpTransport implements Transport {
     return this.host?.counters()
   }
 
+  /** Stream bytes, streams and errors per negotiated protocol, summed over the I/O threads. */
+  protocolCounters (): ReturnType<NativeHost['protocolCounters']> {
+    return this.host?.protocolCounters() ?? new Map()
+  }
+
   canDial (addr: Multiaddr): boolean {
     const ip = multiaddrToIpPort(addr)
     return ip !== undefined && ip.transport === 'tcp' && addrIsPlainTcp(addr)

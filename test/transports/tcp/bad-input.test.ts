@@ -9,7 +9,7 @@ import type { Connection, Listener } from '../../../src/core/transport.ts'
 import { HandshakeError, ProtocolViolationError } from '../../../src/core/errors.ts'
 import { nativeCodeOf } from '../../../src/native/index.ts'
 import { makeNode, echo, readAll, withTimeout, type TestNode } from './helpers.ts'
-import { RawPeer, YamuxFrameReader, mssLine, yamuxHeader } from './raw-peer.ts'
+import { RawPeer, YamuxFrameReader, concat, mssLine, yamuxHeader } from './raw-peer.ts'
 
 const ECHO = '/echo/1.0.0'
 
@@ -170,6 +170,36 @@ describe('native tcp: malformed input closes only that connection', () => {
     await goodStillWorks()
     raw.close()
     await closeError(conn)
+  })
+
+  it('without early muxer negotiation, Yamux is selected by multistream inside Noise', async () => {
+    const n = serverConns.length
+    const raw = await RawPeer.connect('127.0.0.1', port)
+    await raw.handshake([])  // our payload lists no muxer: the listener must fall back to mss
+    raw.sendEncrypted(concat(mssLine('/multistream/1.0.0'), mssLine('/yamux/1.0.0')))
+    const body = concat(mssLine('/multistream/1.0.0'), mssLine(ECHO), new TextEncoder().encode('ping!'))
+    raw.sendEncrypted(concat(yamuxHeader(0, 0, 1, 1, body.byteLength), body))  // SYN + data on stream 1
+    let plain: Uint8Array<ArrayBuffer> = new Uint8Array(0)
+    const lines: string[] = []
+    const reader = new YamuxFrameReader()
+    let stream1: Uint8Array<ArrayBuffer> = new Uint8Array(0)
+    await withTimeout((async () => {
+      while (!new TextDecoder().decode(stream1).endsWith('ping!')) {
+        plain = concat(plain, await raw.readEncrypted())
+        while (lines.length < 2 && plain.byteLength > 0 && plain.byteLength >= 1 + (plain[0] as number)) {
+          lines.push(new TextDecoder().decode(plain.subarray(1, 1 + (plain[0] as number))).trimEnd())
+          plain = plain.slice(1 + (plain[0] as number))
+        }
+        if (lines.length < 2) continue
+        for (const f of reader.push(plain)) if (f.streamId === 1 && f.type === 0) stream1 = concat(stream1, f.body)
+        plain = new Uint8Array(0)
+      }
+    })(), 5000, 'echo over the fallback muxer path')
+    assert.deepEqual(lines, ['/multistream/1.0.0', '/yamux/1.0.0'])
+    assert.equal(new TextDecoder().decode(stream1), `\x13/multistream/1.0.0\n\x0c${ECHO}\nping!`)
+    assert.equal(serverConns.length, n + 1)
+    assert.equal((serverConns[n] as unknown as { earlyMuxer: boolean }).earlyMuxer, false)
+    raw.close()
   })
 
   it('the remote vanishing mid-handshake is reported, not fatal', async () => {

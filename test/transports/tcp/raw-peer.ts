@@ -51,7 +51,7 @@ function concat (...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   for (const p of parts) { out.set(p, o); o += p.byteLength }
   return out
 }
-export function mssLine (text: string): Uint8Array {
+export function mssLine (text: string): Uint8Array<ArrayBuffer> {
   const body = enc.encode(`${text}\n`)
   return concat(Uint8Array.of(body.byteLength), body)  // lengths here are < 128: one-byte uvarint
 }
@@ -182,21 +182,23 @@ export class RawPeer {
 /** Parses Yamux frames out of a plaintext byte stream (headers, skipping data bodies). */
 export class YamuxFrameReader {
   private buf: Uint8Array<ArrayBuffer> = new Uint8Array(0)
-  push (b: Uint8Array): Array<{ type: number, flags: number, streamId: number, length: number }> {
+  push (b: Uint8Array): Array<{ type: number, flags: number, streamId: number, length: number, body: Uint8Array }> {
     this.buf = concat(this.buf, b)
-    const out: Array<{ type: number, flags: number, streamId: number, length: number }> = []
+    const out: Array<{ type: number, flags: number, streamId: number, length: number, body: Uint8Array }> = []
     for (;;) {
       if (this.buf.byteLength < 12) break
       const v = new DataView(this.buf.buffer, this.buf.byteOffset, 12)
       const f = { type: v.getUint8(1), flags: v.getUint16(2), streamId: v.getUint32(4), length: v.getUint32(8) }
       const body = f.type === 0 ? f.length : 0
       if (this.buf.byteLength < 12 + body) break
+      out.push({ ...f, body: this.buf.slice(12, 12 + body) })
       this.buf = this.buf.slice(12 + body)
-      out.push(f)
     }
     return out
   }
 }
+
+export { concat }
 
 /** A 12-byte Yamux header. */
 export function yamuxHeader (version: number, type: number, flags: number, streamId: number, length: number): Uint8Array {

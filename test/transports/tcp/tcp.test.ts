@@ -127,6 +127,9 @@ for (const family of ['ip4', 'ip6'] as const) {
       const c = conn.counters()
       assert.ok(c.bytesOut > total && c.bytesIn > total, `counters ${JSON.stringify(c)}`)
       assert.ok(c.framesOut > 0 && c.framesIn > 0)
+      const proto = client.transport.protocolCounters().get(ECHO)
+      assert.ok(proto !== undefined && proto.bytesOut >= total && proto.bytesIn >= total, `protocol counters ${JSON.stringify(proto)}`)
+      assert.ok(proto.streams >= 1)
     })
 
     it('half-closes: the remote still writes after our FIN', async () => {
