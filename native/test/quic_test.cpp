@@ -514,7 +514,9 @@ TEST(garbage_and_truncated_datagrams_are_dropped) {
   // The endpoints keep no state for garbage and the connection still works.
   CHECK_EQ(p.server.ep->connection_count(), size_t{1});
   CHECK_EQ(p.client.ep->connection_count(), size_t{1});
-  CHECK(p.server.ep->stats().dropped_malformed + p.server.ep->stats().dropped_unknown + p.server.ep->stats().dropped_short > 3000);
+  auto& st = p.server.ep->stats();
+  CHECK(st.dropped_malformed + st.dropped_unknown + st.dropped_short + st.stateless_resets_sent +
+            st.dropped_reply_queue_full > 3000);
   p.net.wire.clear();
   int64_t sid2 = c->open_stream(&err);
   CHECK(err == Error::kNone);
@@ -624,6 +626,44 @@ TEST(retry_lets_clients_in_during_a_flood) {
   auto& with_token = client_initials[1];
   p.server.ep->handle_datagram(with_token.bytes.data(), with_token.bytes.size(), Address::v4(203, 0, 113, 1, 9), p.net.now);
   CHECK_EQ(st.dropped_bad_token, bad + 1);
+}
+
+TEST(stateless_reset_after_server_restart) {
+  EndpointConfig cfg;
+  cfg.stateless_reset_key.assign(32, 0x5c);  // the same key before and after the "restart"
+  cfg.connection.max_idle_timeout_ns = 30'000 * kMs;
+  Pair p(cfg);
+  Connection* c = p.dial(p.server_key.peer_id());
+  CHECK(p.handshake(c));
+  // The server process restarts: same address, same reset key, no connections.
+  p.server.ep = std::make_unique<Endpoint>(cfg, make_cert(p.server_key), &p.server, p.server.addr, kNow);
+  p.net.wire.clear();
+  Error err;
+  int64_t sid = c->open_stream(&err);
+  auto data = pattern(5000, 9);
+  CHECK(c->send(sid, data.data(), data.size(), false) == Error::kNone);
+  uint64_t t0 = p.net.now;
+  CHECK(p.net.run([&] { return p.client.first(EventType::kConnectionClosed) != nullptr; }));
+  auto* cc = p.client.first(EventType::kConnectionClosed);
+  if (cc->error != Error::kStatelessReset) std::fprintf(stderr, "  got %s after %llu ns, resets %llu\n", l2n::quic::error_name(cc->error), (unsigned long long)(cc->at - t0), (unsigned long long)p.server.ep->stats().stateless_resets_sent);
+  CHECK(cc->error == Error::kStatelessReset);
+  CHECK(cc->at - t0 <= 2 * kDelay + kMs);  // one round trip, not the 30 s idle timeout
+  CHECK(p.server.ep->stats().stateless_resets_sent >= 1);
+  CHECK_EQ(p.server.ep->connection_count(), size_t{0});
+}
+
+TEST(no_stateless_reset_for_tiny_packets) {
+  Pair p;
+  std::vector<uint8_t> pkt(l2n::quic::kStatelessResetLength, 0x41);
+  pkt[0] = 0x40;  // short header, unknown id, too short to be answered without risking loops
+  p.server.ep->handle_datagram(pkt.data(), pkt.size(), Address::v4(203, 0, 113, 2, 7), p.net.now);
+  std::vector<uint8_t> out(2000);
+  CHECK_EQ(p.server.ep->write_datagrams(out.data(), out.size(), p.net.now).bytes, size_t{0});
+  pkt.push_back(0x41);
+  p.server.ep->handle_datagram(pkt.data(), pkt.size(), Address::v4(203, 0, 113, 2, 7), p.net.now);
+  Transmit t = p.server.ep->write_datagrams(out.data(), out.size(), p.net.now);
+  CHECK(t.bytes > 0 && t.bytes < pkt.size());
+  CHECK_EQ(out[0] & 0xc0, 0x40);  // looks like a short-header packet
 }
 
 TEST(unknown_version_gets_version_negotiation) {

@@ -31,10 +31,9 @@ void rand_cb(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) {
 int get_new_connection_id_cb(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t cidlen,
                              void* ud) {
   auto* self = self_of(ud);
-  if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) < 0 ||
-      gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN) < 0)
-    return NGTCP2_ERR_CALLBACK_FAILURE;
+  if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) < 0) return NGTCP2_ERR_CALLBACK_FAILURE;
   cid->datalen = cidlen;
+  if (!self->ep->reset_token(*cid, token)) return NGTCP2_ERR_CALLBACK_FAILURE;
   Cid c = Cid::of(*cid);
   self->cids.push_back(c);
   self->ep->add_cid(c, self);
@@ -47,6 +46,24 @@ int remove_connection_id_cb(ngtcp2_conn*, const ngtcp2_cid* cid, void* ud) {
   self->ep->remove_cid(c);
   auto it = std::find(self->cids.begin(), self->cids.end(), c);
   if (it != self->cids.end()) self->cids.erase(it);
+  return 0;
+}
+
+int dcid_status_cb(ngtcp2_conn*, compat::cid_status_type type, uint64_t, const ngtcp2_cid*,
+                   const uint8_t* token, void* ud) {
+  if (!token) return 0;
+  auto* self = self_of(ud);
+  ResetToken t = ResetToken::of(token);
+  auto it = std::find(self->reset_tokens.begin(), self->reset_tokens.end(), t);
+  if (type == NGTCP2_CONNECTION_ID_STATUS_TYPE_ACTIVATE) {
+    if (it == self->reset_tokens.end()) {
+      self->reset_tokens.push_back(t);
+      self->ep->add_reset_token(t, self);
+    }
+  } else if (it != self->reset_tokens.end()) {
+    self->ep->remove_reset_token(t);
+    self->reset_tokens.erase(it);
+  }
   return 0;
 }
 
@@ -186,6 +203,7 @@ ngtcp2_callbacks make_callbacks(bool server) {
   cb.extend_max_stream_data = extend_max_stream_data_cb;
   cb.extend_max_local_streams_bidi = extend_max_local_streams_bidi_cb;
   cb.recv_stateless_reset = recv_stateless_reset_cb;
+  cb.dcid_status = dcid_status_cb;
   return cb;
 }
 
@@ -353,6 +371,9 @@ Error Connection::Impl::init_server(const Address& l, const Address& r, const ng
   }
   ngtcp2_cid scid;
   if (!random_cid(scid)) return Error::kInternal;
+  // Only a server may announce a reset token for its first id (RFC 9000 18.2).
+  if (!ep->reset_token(scid, p.stateless_reset_token)) return Error::kInternal;
+  p.stateless_reset_token_present = 1;
   ngtcp2_path path{{reinterpret_cast<sockaddr*>(&local_sa.ss), local_sa.len},
                    {reinterpret_cast<sockaddr*>(&remote_sa.ss), remote_sa.len}, nullptr};
   ngtcp2_callbacks cb = make_callbacks(true);

@@ -42,14 +42,41 @@ struct CidHash {
   }
 };
 
+// A peer's stateless reset token (RFC 9000 10.3), as a hash-map key.
+struct ResetToken {
+  uint8_t b[NGTCP2_STATELESS_RESET_TOKENLEN] = {};
+  static ResetToken of(const uint8_t* p) {
+    ResetToken t;
+    for (size_t i = 0; i < sizeof t.b; i++) t.b[i] = p[i];
+    return t;
+  }
+  bool operator==(const ResetToken& o) const {
+    for (size_t i = 0; i < sizeof b; i++) if (b[i] != o.b[i]) return false;
+    return true;
+  }
+};
+struct ResetTokenHash {
+  size_t operator()(const ResetToken& t) const {  // tokens are pseudo-random: any 8 bytes do
+    uint64_t h = 0;
+    for (size_t i = 0; i < 8; i++) h = h << 8 | t.b[i];
+    return static_cast<size_t>(h);
+  }
+};
+
 // What a connection needs from its endpoint: connection-id routing and shared context.
 class EndpointHooks {
  public:
   virtual void add_cid(const Cid&, Connection::Impl*) = 0;
   virtual void remove_cid(const Cid&) = 0;
+  // The peer's reset tokens for the ids we send to: a Stateless Reset carries a random id, so the
+  // endpoint finds its connection by the token in its last 16 bytes.
+  virtual void add_reset_token(const ResetToken&, Connection::Impl*) = 0;
+  virtual void remove_reset_token(const ResetToken&) = 0;
   virtual void on_handshake_done(Connection::Impl*) = 0;
   virtual int64_t unix_now() const = 0;
   virtual void mark_dirty(uint64_t conn_id) = 0;  // the connection may have output now
+  // The stateless reset token of one of our connection ids (keyed by the endpoint's reset key).
+  virtual bool reset_token(const ngtcp2_cid& cid, uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN]) = 0;
  protected:
   ~EndpointHooks() = default;
 };
@@ -84,6 +111,7 @@ struct Connection::Impl {
   std::vector<uint8_t> expected_peer_id;
   tls::PeerIdentity peer;
   std::vector<Cid> cids;  // registered with the endpoint, removed on destruction
+  std::vector<ResetToken> reset_tokens;  // likewise
 
   struct Chunk { const uint8_t* p; size_t len; };
   struct Stream {

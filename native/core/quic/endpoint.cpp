@@ -19,6 +19,7 @@ struct Endpoint::Impl final : EndpointHooks {
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns;
   std::unordered_map<Cid, Connection::Impl*, CidHash> by_cid;
+  std::unordered_map<ResetToken, Connection::Impl*, ResetTokenHash> by_reset_token;
   // Connections that may have output (after an input, a timer or a command), in service order.
   std::deque<uint64_t> dirty;
   std::unordered_map<uint64_t, bool> in_dirty;
@@ -26,6 +27,7 @@ struct Endpoint::Impl final : EndpointHooks {
   // Key of our Retry tokens (ngtcp2's crypto helper seals the client address, ids and time with
   // it). Random per endpoint: tokens do not outlive the process, which is all Retry needs.
   uint8_t token_secret[32];
+  uint8_t reset_key[32];
   std::deque<Reply> replies;
   size_t handshaking = 0;
   Stats stats;
@@ -33,10 +35,33 @@ struct Endpoint::Impl final : EndpointHooks {
   // EndpointHooks
   void add_cid(const Cid& c, Connection::Impl* conn) override { by_cid[c] = conn; }
   void remove_cid(const Cid& c) override { by_cid.erase(c); }
+  void add_reset_token(const ResetToken& t, Connection::Impl* conn) override { by_reset_token[t] = conn; }
+  void remove_reset_token(const ResetToken& t) override { by_reset_token.erase(t); }
   void on_handshake_done(Connection::Impl* c) override {
     if (c->counted_handshaking) { c->counted_handshaking = false; handshaking--; }
   }
   int64_t unix_now() const override { return unix_time; }
+  bool reset_token(const ngtcp2_cid& cid, uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN]) override {
+    return ngtcp2_crypto_generate_stateless_reset_token(token, reset_key, sizeof reset_key, &cid) == 0;
+  }
+
+  // RFC 9000 10.3: a short-header packet for an id we do not know may be for a connection we
+  // lost (restart): answer with a Stateless Reset, shorter than the packet that provoked it.
+  void stateless_reset(const uint8_t* dcid, size_t dcidlen, size_t len, const Address& from) {
+    if (len <= kStatelessResetLength || dcidlen != kCidLength) { stats.dropped_unknown++; return; }
+    if (replies.size() >= cfg.max_stateless_replies) { stats.dropped_reply_queue_full++; return; }
+    ngtcp2_cid cid;
+    ngtcp2_cid_init(&cid, dcid, dcidlen);
+    uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
+    if (!reset_token(cid, token)) return;
+    uint8_t rand[kStatelessResetLength - 1 - NGTCP2_STATELESS_RESET_TOKENLEN];
+    if (gnutls_rnd(GNUTLS_RND_NONCE, rand, sizeof rand) != 0) return;
+    std::vector<uint8_t> pkt(kStatelessResetLength);
+    ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(pkt.data(), pkt.size(), token, rand, sizeof rand);
+    if (n <= 0 || static_cast<size_t>(n) >= len) return;
+    pkt.resize(static_cast<size_t>(n));
+    if (queue_reply(std::move(pkt), from)) stats.stateless_resets_sent++;
+  }
 
   void mark_dirty(uint64_t id) override {
     auto [it, inserted] = in_dirty.try_emplace(id, true);
@@ -64,6 +89,10 @@ struct Endpoint::Impl final : EndpointHooks {
     for (const Cid& c : m.cids) {
       auto f = by_cid.find(c);
       if (f != by_cid.end() && f->second == &m) by_cid.erase(f);
+    }
+    for (const ResetToken& t : m.reset_tokens) {
+      auto f = by_reset_token.find(t);
+      if (f != by_reset_token.end() && f->second == &m) by_reset_token.erase(f);
     }
     if (m.counted_handshaking) { m.counted_handshaking = false; handshaking--; }
     in_dirty.erase(id);
@@ -193,6 +222,10 @@ Endpoint::Endpoint(const EndpointConfig& cfg, std::shared_ptr<const tls::Certifi
   impl_->local = local;
   impl_->unix_time = unix_now_s;
   gnutls_rnd(GNUTLS_RND_KEY, impl_->token_secret, sizeof impl_->token_secret);
+  if (cfg.stateless_reset_key.size() == sizeof impl_->reset_key)
+    std::memcpy(impl_->reset_key, cfg.stateless_reset_key.data(), sizeof impl_->reset_key);
+  else
+    gnutls_rnd(GNUTLS_RND_KEY, impl_->reset_key, sizeof impl_->reset_key);
 }
 
 Endpoint::~Endpoint() {
@@ -235,10 +268,24 @@ void Endpoint::handle_datagram(const uint8_t* data, size_t len, const Address& r
     return;
   }
   // Unknown id. Only a long-header Initial (RFC 9000 17.2: form bit, type 0 in v1) can open a
-  // connection; short headers and other long types for unknown ids are dropped (a Stateless
-  // Reset reply is not implemented yet).
+  // connection; short headers get a Stateless Reset; other long types are dropped.
   bool long_header = (data[0] & 0x80) != 0;
   bool initial = long_header && ((data[0] & 0x30) >> 4) == 0 && vc.version == NGTCP2_PROTO_VER_V1;
+  if (!long_header) {
+    // Perhaps a Stateless Reset for one of our connections (its id is random; its last 16 bytes
+    // are the token the peer gave us). ngtcp2 checks it again, with the path.
+    if (len >= NGTCP2_STATELESS_RESET_TOKENLEN + 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN) {
+      auto t = m.by_reset_token.find(ResetToken::of(data + len - NGTCP2_STATELESS_RESET_TOKENLEN));
+      if (t != m.by_reset_token.end()) {
+        Connection::Impl& c = *t->second;
+        c.handle_datagram(data, len, remote, now);
+        m.after_input(c);
+        return;
+      }
+    }
+    m.stateless_reset(vc.dcid, vc.dcidlen, len, remote);
+    return;
+  }
   if (!initial) { m.stats.dropped_unknown++; return; }
   m.accept(data, len, remote, now);
 }

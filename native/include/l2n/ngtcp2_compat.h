@@ -11,6 +11,7 @@
 //   * ngtcp2_conn_is_in_{closing,draining}_period became ngtcp2_conn_in_{closing,draining}_period.
 //   * ngtcp2_transport_params gained original_dcid_present (a server must set it with original_dcid).
 //   * ngtcp2_conn_get_conn_stat became ngtcp2_conn_get_conn_info (we read only smoothed_rtt).
+//   * the dcid_status callback's `type` went from int to ngtcp2_connection_id_status_type.
 //   * ngtcp2_pkt_hd.token and ngtcp2_settings.token went from ngtcp2_vec to pointer + length, and
 //     ngtcp2_settings gained token_type (a server sets NGTCP2_TOKEN_TYPE_RETRY after a Retry).
 // Unchanged and used directly: conn_{client,server}_new, read_pkt, writev_stream, accept,
@@ -20,8 +21,8 @@
 // get_send_quantum, update_pkt_tx_time, extend_max_{stream_,}offset, open_bidi_stream,
 // set_keep_alive_timeout, pkt_decode_version_cid, accept, the callback struct members we set, and
 // the GnuTLS crypto helper (configure_{client,server}_session, the *_cb callbacks, conn_ref).
-// Since 1.22 get_new_connection_id / stream_close have *2 variants; the old members still work
-// and are what 0.12 has, so we keep them.
+// Since 1.22 get_new_connection_id / stream_close / dcid_status have *2 variants; the old members
+// still work and are what 0.12 has, so we keep them.
 #pragma once
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/version.h>
@@ -102,6 +103,13 @@ inline uint64_t smoothed_rtt(ngtcp2_conn* c) {
   ngtcp2_conn_get_conn_stat(c, &stat);
   return stat.smoothed_rtt;
 }
+#endif
+
+// Type of the dcid_status callback's `type` argument (0.12: int; 1.x: an enum).
+#if L2N_NGTCP2_V1
+using cid_status_type = ngtcp2_connection_id_status_type;
+#else
+using cid_status_type = int;
 #endif
 
 // The token of a received Initial (0.12: an ngtcp2_vec; 1.x: pointer and length).

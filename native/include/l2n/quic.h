@@ -37,6 +37,10 @@ inline constexpr size_t kMaxUdpPayload = 1452;
 // Smallest datagram that may carry a client Initial (RFC 9000 14.1): smaller ones are dropped
 // before any state is made.
 inline constexpr size_t kMinInitialDatagram = 1200;
+// Our Stateless Reset: 1 + 24 random + 16 token bytes, as long as a short-header packet with a
+// 20-byte id and a minimal payload (RFC 9000 10.3), so it cannot be told apart from one. We send
+// one only in answer to a strictly longer packet (10.3.3: no reset loops, no amplification).
+inline constexpr size_t kStatelessResetLength = 41;
 // A GSO batch: Linux accepts at most 64 segments per send (UDP_MAX_SEGMENTS) and 64 KiB in all.
 inline constexpr size_t kMaxGsoSegments = 64;
 inline constexpr size_t kMaxGsoBytes = 65535 - 8 - 40;  // one IPv6 UDP datagram's payload bound
@@ -87,8 +91,13 @@ struct EndpointConfig {
   uint64_t retry_token_lifetime_ns = 10'000'000'000;
   // All connections of this endpoint (established ones cost their windows at most).
   size_t max_connections = 4096;
-  // Stateless replies queued for sending (Version Negotiation, Retry); more are dropped rather
-  // than buffered (a reflection flood must not grow memory).
+  // Key of our stateless reset tokens (RFC 9000 10.3), 32 bytes. Give the same key after a
+  // restart (TypeScript derives it from the host key) and peers of the previous run learn at
+  // their next packet that their connection is gone, instead of waiting out the idle timeout.
+  // Empty: a random key per endpoint (resets then only help within this process's lifetime).
+  std::vector<uint8_t> stateless_reset_key;
+  // Stateless replies queued for sending (Version Negotiation, Retry, Stateless Reset); more are
+  // dropped rather than buffered (a reflection flood must not grow memory).
   size_t max_stateless_replies = 64;
 };
 
@@ -225,8 +234,9 @@ class Endpoint {
 
   // Input. Routes by destination connection id; an Initial for an unknown id makes a server
   // connection (bounded by max_handshaking / max_connections; past retry_above_handshaking only
-  // with a valid Retry token, else it gets a Retry); anything else unknown, short, or malformed
-  // is dropped without state. Never fails: drops are counted in stats().
+  // with a valid Retry token, else it gets a Retry); a short-header packet for an unknown id gets
+  // a Stateless Reset; anything else unknown, short, or malformed is dropped without state.
+  // Never fails: drops are counted in stats().
   void handle_datagram(const uint8_t* data, size_t len, const Address& remote, uint64_t now_ns);
   void handle_timeout(uint64_t now_ns);
 
@@ -247,7 +257,8 @@ class Endpoint {
   struct Stats {
     uint64_t datagrams_in = 0, dropped_short = 0, dropped_unknown = 0, dropped_malformed = 0,
              dropped_handshake_limit = 0, dropped_bad_token = 0, dropped_reply_queue_full = 0,
-             version_negotiations = 0, retries_sent = 0, connections_accepted = 0;
+             version_negotiations = 0, retries_sent = 0, stateless_resets_sent = 0,
+             connections_accepted = 0;
   };
   const Stats& stats() const;
   size_t connection_count() const;
