@@ -135,6 +135,7 @@ struct Connection::Impl {
   uint64_t drain_deadline = UINT64_MAX;
   size_t burst_pkts = 0;            // packets of the current pacing burst already written
   bool counted_handshaking = true;  // the endpoint's handshaking count includes us
+  bool reap_queued = false;         // the endpoint will free us (state kClosed)
 
   ~Impl();
   Error init_client(const Address& local, const Address& remote, uint64_t now);

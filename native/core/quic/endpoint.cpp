@@ -31,6 +31,40 @@ struct Endpoint::Impl final : EndpointHooks {
   std::deque<Reply> replies;
   size_t handshaking = 0;
   Stats stats;
+  // Timers: a min-heap of (deadline, connection) with lazy deletion: an entry is live only while
+  // it equals the connection's armed_deadline. Rebuilt when stale entries pile up.
+  struct Timer {
+    uint64_t at;
+    uint64_t conn;
+    bool operator>(const Timer& o) const { return at > o.at; }
+  };
+  mutable std::vector<Timer> timers;
+  std::unordered_map<uint64_t, uint64_t> armed;  // conn id -> deadline it is armed for
+  std::vector<uint64_t> dead;                   // connections that reached kClosed, to free
+
+  void touch(Connection::Impl& c) {
+    if (c.state == Connection::State::kClosed) {
+      if (!c.reap_queued) { c.reap_queued = true; dead.push_back(c.id); }
+      return;
+    }
+    uint64_t d = c.next_deadline();
+    auto [it, inserted] = armed.try_emplace(c.id, UINT64_MAX);
+    if (!inserted && it->second == d) return;
+    it->second = d;
+    if (d == UINT64_MAX) return;
+    timers.push_back({d, c.id});
+    std::push_heap(timers.begin(), timers.end(), std::greater<>());
+    if (timers.size() > 4 * conns.size() + 64) {  // drop stale entries
+      timers.clear();
+      for (auto& [id, at] : armed)
+        if (at != UINT64_MAX) timers.push_back({at, id});
+      std::make_heap(timers.begin(), timers.end(), std::greater<>());
+    }
+  }
+  bool live(const Timer& t) const {
+    auto it = armed.find(t.conn);
+    return it != armed.end() && it->second == t.at;
+  }
 
   // EndpointHooks
   void add_cid(const Cid& c, Connection::Impl* conn) override { by_cid[c] = conn; }
@@ -64,6 +98,7 @@ struct Endpoint::Impl final : EndpointHooks {
   }
 
   void mark_dirty(uint64_t id) override {
+    if (auto c = conns.find(id); c != conns.end()) touch(c->second->impl());
     auto [it, inserted] = in_dirty.try_emplace(id, true);
     if (!inserted) {
       if (it->second) return;
@@ -96,15 +131,15 @@ struct Endpoint::Impl final : EndpointHooks {
     }
     if (m.counted_handshaking) { m.counted_handshaking = false; handshaking--; }
     in_dirty.erase(id);
+    armed.erase(id);
     conns.erase(it);
   }
 
-  // Frees connections whose closing/draining period is over.
+  // Frees connections whose closing/draining period is over (queued by touch()).
   void reap() {
-    std::vector<uint64_t> dead;
-    for (auto& [id, c] : conns)
-      if (c->impl().state == Connection::State::kClosed) dead.push_back(id);
-    for (uint64_t id : dead) destroy(id);
+    std::vector<uint64_t> ids;
+    ids.swap(dead);
+    for (uint64_t id : ids) destroy(id);
   }
 
   void after_input(Connection::Impl& m) {
@@ -114,7 +149,7 @@ struct Endpoint::Impl final : EndpointHooks {
       m.counted_handshaking = false;
       handshaking--;
     }
-    mark_dirty(m.id);
+    mark_dirty(m.id);  // also re-arms its timer (touch)
   }
 
   void version_negotiation(const ngtcp2_version_cid& vc, const Address& from) {
@@ -292,12 +327,23 @@ void Endpoint::handle_datagram(const uint8_t* data, size_t len, const Address& r
 
 void Endpoint::handle_timeout(uint64_t now) {
   Impl& m = *impl_;
-  for (auto& [id, c] : m.conns) {
-    Connection::Impl& ci = c->impl();
-    if (ci.next_deadline() <= now) {
-      ci.handle_timeout(now);
-      m.after_input(ci);
-    }
+  // Take every due timer first, then run them: a connection re-armed for a time <= now waits for
+  // the next call instead of looping here.
+  std::vector<uint64_t> due;
+  while (!m.timers.empty() && m.timers.front().at <= now) {
+    Impl::Timer t = m.timers.front();
+    std::pop_heap(m.timers.begin(), m.timers.end(), std::greater<>());
+    m.timers.pop_back();
+    if (!m.live(t)) continue;
+    m.armed[t.conn] = UINT64_MAX;
+    due.push_back(t.conn);
+  }
+  for (uint64_t id : due) {
+    auto it = m.conns.find(id);
+    if (it == m.conns.end()) continue;
+    Connection::Impl& ci = it->second->impl();
+    ci.handle_timeout(now);
+    m.after_input(ci);
   }
   m.reap();
 }
@@ -345,6 +391,7 @@ Transmit Endpoint::write_datagrams(uint8_t* out, size_t cap, uint64_t now) {
     if (it == m.conns.end()) continue;
     Connection::Impl& c = it->second->impl();
     Transmit t = c.write_datagrams(out, cap, now);
+    m.touch(c);  // writing moves ngtcp2's timers (loss detection, pacing, ack delay)
     if (t.bytes == 0) {
       m.in_dirty[id] = false;
       continue;
@@ -357,10 +404,11 @@ Transmit Endpoint::write_datagrams(uint8_t* out, size_t cap, uint64_t now) {
 }
 
 uint64_t Endpoint::next_deadline() const {
-  // A scan over all connections: fine for the hundreds a node keeps; a timer heap is the
-  // follow-up when endpoints hold thousands.
-  uint64_t d = UINT64_MAX;
-  for (auto& [id, c] : impl_->conns) d = std::min(d, c->impl().next_deadline());
-  return d;
+  Impl& m = *impl_;
+  while (!m.timers.empty() && !m.live(m.timers.front())) {
+    std::pop_heap(m.timers.begin(), m.timers.end(), std::greater<>());
+    m.timers.pop_back();
+  }
+  return m.timers.empty() ? UINT64_MAX : m.timers.front().at;
 }
 }  // namespace l2n::quic
