@@ -154,6 +154,17 @@ export interface NetworkBehaviour<TEvent = unknown, THandler extends ConnectionH
   handleEstablishedOutboundConnection(info: EstablishedOutboundInfo): THandler | ConnectionDenied
   /** Addresses this behaviour knows for a peer, asked when dialing by PeerId. */
   addressesOfPeer?(peerId: PeerId): readonly Multiaddr[]
+  /**
+   * The inbound protocols this behaviour's handlers serve, known before any connection exists.
+   * Our transports negotiate inbound streams against one node-wide ProtocolTable (in native code
+   * for TCP and QUIC), and a remote may open a stream the moment its side of the connection is
+   * up, before our handler for it exists; so the Swarm puts these in the table at start and
+   * re-reads them after each poll (return the same array while it does not change). A departure
+   * from rust-libp2p, where each connection negotiates against its own handler. Handlers'
+   * `listenProtocols()` still decide per connection: a stream for a protocol the connection's
+   * handler does not declare is reset.
+   */
+  listenProtocols?(): readonly string[]
   onSwarmEvent(event: FromSwarm): void
   onConnectionHandlerEvent(peerId: PeerId, connectionId: ConnectionId, event: HandlerOutEvent<THandler>): void
   /**

@@ -192,6 +192,18 @@ export class CombinedBehaviour<M extends Members> implements NetworkBehaviour<Co
     return new CombinedHandler<M>(handlers)
   }
 
+  private declared: readonly string[] = []
+  private memberDeclared: Array<readonly string[] | undefined> = []
+
+  /** The union of the members' declared protocols; the same array while no member's changes. */
+  listenProtocols (): readonly string[] {
+    const lists = this.names.map(n => this.members[n]?.listenProtocols?.())
+    if (lists.length === this.memberDeclared.length && lists.every((l, i) => l === this.memberDeclared[i])) return this.declared
+    this.memberDeclared = lists
+    this.declared = Object.freeze([...new Set(lists.flatMap(l => l ?? []))])
+    return this.declared
+  }
+
   addressesOfPeer (peerId: PeerId): readonly Multiaddr[] {
     const out: Multiaddr[] = []
     for (const name of this.names) {
@@ -274,6 +286,10 @@ export class Toggle<B extends AnyBehaviour> implements NetworkBehaviour<Behaviou
     return this.enabled ? this.inner.addressesOfPeer?.(peerId) ?? [] : []
   }
 
+  listenProtocols (): readonly string[] {
+    return this.enabled ? this.inner.listenProtocols?.() ?? NONE : NONE
+  }
+
   onSwarmEvent (event: FromSwarm): void {
     // Connection events of connections whose handler came from the inner behaviour must still
     // reach it after a disable, so it can release per-connection state: always forward.
@@ -292,6 +308,8 @@ export class Toggle<B extends AnyBehaviour> implements NetworkBehaviour<Behaviou
     return this.enabled ? this.inner.nextDeadline?.() : undefined
   }
 }
+
+const NONE: readonly string[] = Object.freeze([])
 
 export function toggle<B extends AnyBehaviour> (behaviour: B, enabled: boolean): Toggle<B> {
   return new Toggle(behaviour, enabled)

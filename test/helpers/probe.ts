@@ -72,6 +72,8 @@ export class ProbeHandler implements ConnectionHandler<ProbeIn, ProbeOut, Uint8A
   }
 }
 
+const NONE: readonly string[] = Object.freeze([])
+
 export class ProbeBehaviour implements NetworkBehaviour<ProbeEvent, ProbeHandler> {
   readonly protocol: string
   keepAlive: boolean
@@ -84,7 +86,14 @@ export class ProbeBehaviour implements NetworkBehaviour<ProbeEvent, ProbeHandler
   constructor (protocol = '/probe/1.0.0', keepAlive = true) {
     this.protocol = protocol
     this.keepAlive = keepAlive
+    this.declared = Object.freeze([protocol])
   }
+
+  /** Set `declare = false` to test a behaviour that does not declare its protocols up front. */
+  declare = true
+  private readonly declared: readonly string[]
+
+  listenProtocols (): readonly string[] { return this.declare ? this.declared : NONE }
 
   command (cmd: ToSwarm<ProbeEvent, ProbeIn>): void {
     this.queue.push(cmd)

@@ -147,6 +147,7 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
   private immediate: ReturnType<typeof setImmediate> | undefined
   private state: 'running' | 'closing' | 'closed' = 'running'
   private readonly behaviourCx: PollContext
+  private behaviourProtocols: readonly string[] = NO_PROTOCOLS
   private readonly wakeBound = (): void => { this.behaviourWoken = true; this.schedule() }
 
   constructor (init: SwarmInit<B>) {
@@ -168,6 +169,7 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
     const context: TransportContext = { privateKey: init.privateKey, peerId: init.peerId, protocols: this.protocols }
     this.transport = new TransportSelector(init.transports.map(t => typeof t === 'function' ? t(context) : t))
     this.protocols.on('change', (list: readonly string[]) => { this.onLocalProtocolsChange(list) })
+    this.syncBehaviourProtocols()
     const clock = this.clock
     this.behaviourCx = {
       wake: this.wakeBound,
@@ -391,6 +393,7 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
           this.execute(cmd)
         }
         if (budget === 0) this.behaviourWoken = true
+        this.syncBehaviourProtocols()
         this.armBehaviourTimer()
       }
       // 2. handlers
@@ -415,6 +418,14 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
       this.scheduled = true
       this.immediate = setImmediate(() => { this.tick() })
     }
+  }
+
+  /** Keeps the behaviour's declared protocols (`listenProtocols()`) in the table, as one more holder. */
+  private syncBehaviourProtocols (): void {
+    const declared = this.behaviour.listenProtocols?.() ?? NO_PROTOCOLS
+    if (declared === this.behaviourProtocols) return
+    this.protocols.update(this.behaviourProtocols, declared)
+    this.behaviourProtocols = declared
   }
 
   private behaviourDeadlineDue (): boolean {
@@ -998,6 +1009,8 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
 }
 
 function noop (): void {}
+
+const NO_PROTOCOLS: readonly string[] = Object.freeze([])
 
 function toError (err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err))

@@ -19,7 +19,7 @@ import { PollQueue } from '../../core/handler.ts'
 import { signPeerRecord } from '../../core/record/peer-record.ts'
 import { logger } from '../../log/index.ts'
 import {
-  DEFAULT_AGENT_VERSION, DEFAULT_IDENTIFY_INTERVAL_MS, DEFAULT_IDENTIFY_TIMEOUT_MS, DEFAULT_PROTOCOL_VERSION
+  IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, DEFAULT_AGENT_VERSION, DEFAULT_IDENTIFY_INTERVAL_MS, DEFAULT_IDENTIFY_TIMEOUT_MS, DEFAULT_PROTOCOL_VERSION
 } from './constants.ts'
 import { IdentifyHandler, type IdentifyHandlerEvent, type IdentifyHandlerIn, type IdentifyInfo, type IdentifyLocal } from './handler.ts'
 
@@ -51,6 +51,7 @@ export type IdentifyEvent =
   | { type: 'error', peerId: PeerId, connectionId: ConnectionId, error: Error }
 
 const log = logger('identify')
+const IDENTIFY_PROTOCOLS: readonly string[] = Object.freeze([IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL])
 
 class LocalInfo implements IdentifyLocal {
   readonly protocolVersion: string
@@ -131,6 +132,8 @@ export class IdentifyBehaviour implements NetworkBehaviour<IdentifyEvent, Identi
   private handler (remotePeer: PeerId, remoteAddr: Multiaddr): IdentifyHandler {
     return new IdentifyHandler({ local: this.local, remotePeer, remoteAddr, intervalMs: this.intervalMs, timeoutMs: this.timeoutMs })
   }
+
+  listenProtocols (): readonly string[] { return IDENTIFY_PROTOCOLS }
 
   handleEstablishedInboundConnection (info: EstablishedInboundInfo): IdentifyHandler {
     return this.handler(info.peerId, info.sendBackAddr)

@@ -10,7 +10,7 @@ import type {
 import { PollQueue } from '../../core/handler.ts'
 import { InvalidArgumentError } from '../../core/errors.ts'
 import { logger } from '../../log/index.ts'
-import { PING_TIMEOUT_MS } from './constants.ts'
+import { PING_PROTOCOL, PING_TIMEOUT_MS } from './constants.ts'
 import { PingHandler, type PingHandlerEvent } from './handler.ts'
 
 /** Time between pings on a connection: rust-libp2p ping's default interval (15 s). */
@@ -44,6 +44,7 @@ export interface PingEvent {
 }
 
 const log = logger('ping')
+const PING_PROTOCOLS: readonly string[] = Object.freeze([PING_PROTOCOL])
 
 export class PingBehaviour implements NetworkBehaviour<PingEvent, PingHandler> {
   readonly config: Required<PingConfig>
@@ -64,6 +65,8 @@ export class PingBehaviour implements NetworkBehaviour<PingEvent, PingHandler> {
   private newHandler (): PingHandler {
     return new PingHandler({ intervalMs: this.config.intervalMs, timeoutMs: this.config.timeoutMs, keepAlive: this.config.keepAlive })
   }
+
+  listenProtocols (): readonly string[] { return PING_PROTOCOLS }
 
   handleEstablishedInboundConnection (_info: EstablishedInboundInfo): PingHandler { return this.newHandler() }
   handleEstablishedOutboundConnection (_info: EstablishedOutboundInfo): PingHandler { return this.newHandler() }

@@ -145,6 +145,8 @@ export class RequestResponseBehaviour<Req, Res> implements NetworkBehaviour<Requ
     })
   }
 
+  listenProtocols (): readonly string[] { return this.config.inbound }
+
   handleEstablishedInboundConnection (_info: EstablishedInboundInfo): RequestResponseHandler<Req, Res> { return this.handler() }
   handleEstablishedOutboundConnection (_info: EstablishedOutboundInfo): RequestResponseHandler<Req, Res> { return this.handler() }
 

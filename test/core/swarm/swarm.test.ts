@@ -185,7 +185,8 @@ test('idle timeout closes connections no handler keeps alive, and only those', a
 })
 
 test('closeConnection command and disconnectPeer report a local cause; the remote sees a remote close', async () => {
-  const [a, b] = await createSwarms(2, () => new ProbeBehaviour())
+  // Behaviours that do not declare protocols up front: the table follows the handlers alone.
+  const [a, b] = await createSwarms(2, () => Object.assign(new ProbeBehaviour(), { declare: false }))
   assert.ok(a !== undefined && b !== undefined)
   try {
     await connect(a, b)
@@ -228,4 +229,20 @@ test('graceful shutdown: connections closed with cause shutdown, iterators end, 
   await new Promise(resolve => setImmediate(resolve))
   const after = process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
   assert.equal(after, before, 'no timer left behind')
+})
+
+test('protocols declared by the behaviour are in the table before any connection, and follow changes', async () => {
+  const s = await createSwarm(new ProbeBehaviour('/declared/1'), { listen: false })
+  try {
+    assert.deepEqual(s.protocols.list(), ['/declared/1'])
+    let changes = 0
+    s.protocols.on('change', () => { changes++ })
+    s.behaviour.declare = false
+    s.behaviour.command({ type: 'generateEvent', event: undefined as never }) // any command: the behaviour is polled
+    await waitFor(s, 'behaviour')
+    assert.deepEqual(s.protocols.list(), [])
+    assert.equal(changes, 1)
+  } finally {
+    await s.close()
+  }
 })
