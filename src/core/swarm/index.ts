@@ -1,0 +1,12 @@
+/** The Swarm and what comes with it. See docs/design/swarm.md. */
+export { Swarm, POLL_BUDGET_PER_TICK, HANDLER_EVENTS_PER_POLL, DEFAULT_OUTBOUND_STREAM_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, type SwarmConfig, type SwarmInit, type ConnectionInfo } from './swarm.ts'
+export { SwarmBuilder } from './builder.ts'
+export { SwarmEventsLaggedError, DEFAULT_EVENT_ITERATOR_BUFFER, type SwarmEvent, type SwarmEventOf, type SwarmEventType, type CloseCause } from './events.ts'
+export { DialConditionError, NoAddressesError, AllAddressesFailedError, DEFAULT_DIAL_CONCURRENCY_FACTOR, DEFAULT_DIAL_TIMEOUT_MS, MAX_ADDRESSES_PER_DIAL } from './dial.ts'
+export { AddressBook, DEFAULT_ADDRESS_BOOK_MAX_PEERS, DEFAULT_ADDRESS_BOOK_MAX_ADDRS_PER_PEER } from './address-book.ts'
+export { DEFAULT_MAX_EXTERNAL_ADDR_CANDIDATES, DEFAULT_MAX_CONFIRMED_EXTERNAL_ADDRS, type Candidate } from './external-addresses.ts'
+export { DEFAULT_IDLE_CONNECTION_TIMEOUT_MS } from './idle.ts'
+export * from '../behaviour.ts'
+export * from '../handler.ts'
+export { combine, toggle, CombinedBehaviour, CombinedHandler, Toggle, type CombinedEvent } from '../combine.ts'
+export { TransportSelector } from '../transport-selector.ts'
