@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Builds bench/native/quic_pump.cpp (raw ngtcp2 + GnuTLS loopback pump) into build-bench/quic_pump
-# and, with --run [MiB], runs it. The baseline for the QUIC engine's "70% of raw ngtcp2" target.
+# and quic_engine_pump.cpp (our engine, same I/O) into build-bench/quic_engine_pump; with
+# --run [MiB], runs both one after the other. The "70% of raw ngtcp2" comparison.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$root/build-bench"
 c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/include" \
   -o "$root/build-bench/quic_pump" "$root/bench/native/quic_pump.cpp" \
   $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls) -pthread
-if [ "${1:-}" = --run ]; then exec "$root/build-bench/quic_pump" "${2:-1024}"; fi
+core=$(ls "$root"/native/core/{tls,quic,identity,crypto}/*.cpp)
+c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/include" -I"$root/native" \
+  -o "$root/build-bench/quic_engine_pump" "$root/bench/native/quic_engine_pump.cpp" $core \
+  $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium) -pthread
+if [ "${1:-}" = --run ]; then
+  "$root/build-bench/quic_pump" "${2:-1024}"
+  "$root/build-bench/quic_engine_pump" "${2:-1024}"
+fi
