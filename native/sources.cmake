@@ -5,6 +5,7 @@
 
 # Engines without I/O (native/core): multistream-select, Noise, Yamux, identity, QUIC/TLS.
 set(L2N_CORE_SOURCES
+  native/core/tls/session.cpp
   native/core/quic/connection.cpp
   native/core/quic/endpoint.cpp
   native/core/tls/certificate.cpp

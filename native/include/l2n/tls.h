@@ -135,4 +135,69 @@ class Certificate {
   std::unique_ptr<Impl> impl_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// /tls/1.0.0 over a byte stream (TCP): a pure TLS 1.3 session engine. No socket: the caller feeds
+// received bytes and sends what poll_output() appends. Call order: feed(), then read() until it
+// returns 0, then write() for application data, then poll_output(). The handshake runs inside
+// feed()/start(); done() turns true when it has completed and the peer's certificate passed
+// verify_certificate(). Records are at most 16 KiB of plaintext (RFC 8446 5.1).
+// Note (spec): a client completes its handshake before the server has checked the client's
+// certificate; if the server rejects it, the client learns it from the server's alert.
+
+// TLS caps a record's plaintext at 2^14 bytes; write() never produces larger records.
+inline constexpr size_t kMaxRecordPlaintext = 16384;
+// Ciphertext received but not yet consumed is bounded: a peer cannot make us buffer more than
+// this before read() drains it (one maximal record plus its header and tag, four times over).
+inline constexpr size_t kMaxBufferedInput = 4 * (kMaxRecordPlaintext + 256);
+
+enum class SessionError : uint8_t {
+  kNone,
+  kCertificate,      // our verification refused the peer: certificate_error() says why
+  kHandshake,        // TLS handshake failed (bad message, no common parameters, ALPN, peer alert)
+  kDecrypt,          // a record failed to decrypt or parse: the stream is corrupt
+  kInputTooLarge,    // feed() beyond kMaxBufferedInput without read() draining it
+  kClosed,           // the peer sent close_notify (not an error for the reader: end of stream)
+  kInternal,
+};
+
+struct SessionConfig {
+  bool is_server = false;
+  std::shared_ptr<const Certificate> cert;
+  std::vector<uint8_t> expected_peer_id;  // multihash; empty accepts any peer (inbound)
+  int64_t unix_now_s = 0;                 // for the peer certificate's validity check
+};
+
+class Session {
+ public:
+  explicit Session(const SessionConfig&);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Client: produces the ClientHello (poll_output). Server: nothing to do. Returns false on error.
+  bool start();
+  // Takes received bytes (copied into the engine's bounded input buffer) and advances the
+  // handshake. Returns false once the session has failed (error() says why).
+  bool feed(const uint8_t* data, size_t len);
+  // Decrypts application data into dst (the caller's slab: no intermediate copy). Returns the
+  // number of bytes written; 0 when more input is needed (or the peer closed: error() == kClosed).
+  size_t read(uint8_t* dst, size_t cap);
+  // Encrypts application data into TLS records, appended to the pending output. After done().
+  bool write(const uint8_t* data, size_t len);
+  // Sends close_notify.
+  void close();
+  // Appends everything the engine wants to send (handshake messages, records, alerts) to out.
+  void poll_output(std::vector<uint8_t>& out);
+
+  bool done() const;
+  SessionError error() const;
+  Error certificate_error() const;     // with SessionError::kCertificate
+  const PeerIdentity& remote() const;  // after done()
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace l2n::tls
