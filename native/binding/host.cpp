@@ -11,6 +11,7 @@ namespace l2n::binding {
 Napi::Function HostWrap::Init(Napi::Env env) {
   return DefineClass(env, "Host",
                      {InstanceMethod<&HostWrap::Submit>("submit"), InstanceMethod<&HostWrap::Counters>("counters"),
+                      InstanceMethod<&HostWrap::Stats>("stats"),
                       InstanceMethod<&HostWrap::Close>("close"), InstanceMethod<&HostWrap::Ref>("ref"),
                       InstanceMethod<&HostWrap::Unref>("unref")});
 }
@@ -187,6 +188,15 @@ Napi::Value HostWrap::Counters(const Napi::CallbackInfo& info) {
   o.Set("perProtocol", Napi::Number::New(env, io::kCountersPerProtocol));
   o.Set("maxProtocols", Napi::Number::New(env, io::kMaxProtocols));
   o.Set("threads", Napi::Number::New(env, host_->thread_count()));
+  return o;
+}
+
+// stats() -> { slabsLive }: slabs allocated (in use, held by JS, or pooled). A snapshot, for tests
+// and benchmarks (not a hot-path counter).
+Napi::Value HostWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("slabsLive", Napi::Number::New(env, host_ ? static_cast<double>(host_->slabs().live()) : 0));
   return o;
 }
 

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -546,12 +547,8 @@ void Connection::forget(StreamState& st, bool released_record) {
       break;
     }
   }
-  for (auto it = written_dirty_.begin(); it != written_dirty_.end(); ++it) {
-    if (*it == &st) {
-      written_dirty_.erase(it);
-      break;
-    }
-  }
+  // A stream may be listed more than once (one entry per pump round that wrote for it).
+  written_dirty_.erase(std::remove(written_dirty_.begin(), written_dirty_.end(), &st), written_dirty_.end());
   if (st.outbound) by_handle_.erase(st.handle);
   by_yid_.erase(st.yid);  // frees st
 }

@@ -23,6 +23,7 @@ import { errorFromCode } from './errors.ts'
 export interface AddonHost {
   submit(words: Uint32Array, count: number, buffers: Array<Uint8Array | undefined>): number
   counters(): { connections: Float64Array, protocols: Float64Array, perConnection: number, perProtocol: number, maxProtocols: number, threads: number } | undefined
+  stats(): { slabsLive: number }
   close(): void
   ref(): void
   unref(): void
@@ -180,6 +181,11 @@ export class NativeHost {
 
   counters (): NonNullable<ReturnType<AddonHost['counters']>> | undefined {
     return this.countersCache ?? undefined
+  }
+
+  /** Slabs allocated right now (in use, held by JS views, or pooled): 1 MiB each. */
+  slabsLive (): number {
+    return this.closed ? 0 : this.host.stats().slabsLive
   }
 
   /** Per-protocol totals (all threads), read from native memory; names learnt from stream records. */

@@ -98,6 +98,11 @@ export class TcpTransport implements Transport {
     return this.host?.counters()
   }
 
+  /** Receive slabs allocated now (1 MiB each): in use, held by JS views, or pooled. */
+  slabsLive (): number {
+    return this.host?.slabsLive() ?? 0
+  }
+
   /** Stream bytes, streams and errors per negotiated protocol, summed over the I/O threads. */
   protocolCounters (): ReturnType<NativeHost['protocolCounters']> {
     return this.host?.protocolCounters() ?? new Map()

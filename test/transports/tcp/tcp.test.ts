@@ -239,3 +239,38 @@ describe('native tcp dial failures', () => {
     assert.equal(client.transport.canDial(multiaddr('/ip6/::1/tcp/1')), true)
   })
 })
+
+describe('native tcp receive slabs', () => {
+  it('return to the pool when JS has collected their views', async () => {
+    const { setFlagsFromString } = await import('node:v8')
+    const { runInNewContext } = await import('node:vm')
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const server = makeNode([ECHO])
+    const client = makeNode([ECHO])
+    try {
+      const listener = await server.transport.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
+      listener.on('connection', (c: Connection) => { c.on('stream', echo) })
+      const conn = await client.transport.dial(listener.addrs()[0] as ReturnType<typeof multiaddr>)
+      const s = await conn.openStream(ECHO)
+      const chunk = new Uint8Array(256 * 1024).fill(3)
+      let received = 0
+      const reader = (async () => { for await (const c of s) received += c.byteLength })()
+      for (let i = 0; i < 128; i++) if (!s.send(chunk)) await s.onDrain()  // 32 MiB through 32+ slabs each way
+      await s.closeWrite()
+      await withTimeout(reader, 20000, 'transfer')
+      assert.equal(received, 32 * 1024 * 1024)
+      const peak = client.transport.slabsLive() + server.transport.slabsLive()
+      // Collect the views; finalizers run after GC, then the slabs go back to the pool (8 kept per host).
+      for (let i = 0; i < 10 && client.transport.slabsLive() + server.transport.slabsLive() > 2 * 9; i++) {
+        gc()
+        await new Promise(r => setTimeout(r, 20))
+      }
+      const after = client.transport.slabsLive() + server.transport.slabsLive()
+      assert.ok(after <= 2 * 9, `slabs live after GC: ${after} (peak ${peak})`)
+    } finally {
+      await client.transport.close()
+      await server.transport.close()
+    }
+  })
+})
