@@ -15,6 +15,7 @@
         "native/core/quic/endpoint.cpp",
         "native/core/tls/certificate.cpp",
         "native/core/tls/host_key.cpp",
+        "native/core/tls/session.cpp",
         "native/core/multistream/message.cpp",
         "native/core/multistream/dialer.cpp",
         "native/core/multistream/listener.cpp",
