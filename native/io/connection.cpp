@@ -80,6 +80,7 @@ void Connection::count_proto(uint32_t proto, uint32_t field, double v) {
 
 void Connection::rearm_timer() {
   uint64_t deadline = opened_ ? UINT64_MAX : handshake_deadline_;
+  if (closing_) deadline = std::min(deadline, close_deadline_);
   if (mux_) deadline = std::min(deadline, mux_->next_deadline());
   if (deadline != UINT64_MAX) th_.arm_timer(this, deadline);
 }
@@ -144,6 +145,7 @@ void Connection::close_now(uint32_t code) {
 void Connection::on_timer(uint64_t now) {
   if (phase_ == Phase::kClosed) return;
   if (!opened_ && now >= handshake_deadline_) return fail(err::kHandshakeTimeout);
+  if (closing_ && now >= close_deadline_) return close_now(err::kLocalClose);  // peer never took our output
   if (mux_) {
     mux_->handle_timeout(now);
     th_.mark_dirty(this);
@@ -181,6 +183,12 @@ void Connection::read_input() {
   for (int i = 0; i < kMaxReadsPerEvent && phase_ != Phase::kClosed; i++) {
     if (th_.outbox_full()) {
       th_.defer_read(this);
+      return;
+    }
+    // A peer that sends (pings, window-exhausting opens, ...) but does not read our replies would
+    // grow our output without bound: stop reading it until the socket takes our output.
+    if (out_len_ - out_sent_ >= kMaxOutputBuffer) {
+      input_blocked_ = true;
       return;
     }
     size_t off = 0;
@@ -690,7 +698,9 @@ void Connection::on_command(Command& cmd) {
       if (cmd.a == 0 || !mux_) return close_now(cmd.a == 0 ? err::kLocalAbort : err::kLocalClose);
       mux_->go_away(0);
       closing_ = true;
+      close_deadline_ = th_.now() + kGracefulCloseTimeoutNs;
       th_.mark_dirty(this);
+      rearm_timer();
       return;
     }
     default:
@@ -837,6 +847,10 @@ void Connection::write_socket() {
     }
     out_sent_ += static_cast<size_t>(n);
     count(kBytesOut, static_cast<double>(n));
+  }
+  if (input_blocked_ && out_len_ - out_sent_ < kMaxOutputBuffer) {
+    input_blocked_ = false;
+    if (readable_) th_.defer_read(this);  // resume on the next loop iteration
   }
   if (out_sent_ == out_len_ && !open_msg_) {
     out_sent_ = out_len_ = 0;

@@ -136,6 +136,8 @@ class Connection {
   bool opened_ = false;
   bool early_muxer_ = false;
   bool closing_ = false;   // graceful close: close once output is written
+  uint64_t close_deadline_ = 0;
+  bool input_blocked_ = false;  // output backlog >= kMaxOutputBuffer: not reading until it drains
   bool writable_ = true;
   bool readable_ = false;
   bool rdhup_ = false;

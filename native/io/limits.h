@@ -32,17 +32,16 @@ inline constexpr size_t kSlabPoolMax = 8;
 // Reads per readiness event before yielding to other sockets (fairness; each read is up to the
 // slab's free space, so 4 reads move up to 4 MiB).
 inline constexpr int kMaxReadsPerEvent = 4;
-// Handshake-phase input buffer (multistream lines, Noise handshake messages) per connection:
-// one maximum Noise message plus a multistream line.
-inline constexpr size_t kMaxHandshakeInput = 2 + 65535 + 1024;
+// Handshake-phase input needs no buffer of ours: unfinished messages stay in the slab (tail) and
+// the engines buffer at most one line / one handshake message (their own bounds).
 
 // ---- send path ---------------------------------------------------------------------------------
 // Output buffer (ciphertext waiting for the socket) per connection. Sends are encrypted into it
 // only while it holds less than this; 1 MiB keeps the kernel fed for one loop iteration at
 // 10 Gbit/s (1.25 GB/s * ~0.8 ms) without letting one connection hold much memory.
 inline constexpr size_t kMaxOutputBuffer = 1024 * 1024;
-// Room for one more maximum record beyond kMaxOutputBuffer (a record is never split).
-inline constexpr size_t kOutputSlack = 2 * (2 + 65535) + 4096;
+// The buffer may exceed kMaxOutputBuffer by one data frame (kMaxDataFrame plus its records'
+// overhead) and the control frames of one loop iteration: it is checked before each frame.
 // Initial output buffer; small so idle connections stay cheap; grows by doubling.
 inline constexpr size_t kInitialOutputBuffer = 16 * 1024;
 // An output buffer larger than this is freed when it becomes empty (idle connections stay small).
@@ -55,14 +54,18 @@ inline constexpr size_t kCopySendThreshold = 8 * 1024;
 // Largest Yamux data frame we emit: 256 KiB (the initial window), so a frame never waits on more
 // window than a fresh stream has, and the 12-byte header is amortised over 4 Noise messages.
 inline constexpr uint32_t kMaxDataFrame = 256 * 1024;
-// A write of exactly 64 KiB leaves a 53-byte tail segment on this loopback (MSS 65483) and halves
-// throughput, so a flush of exactly this many bytes is held back by one record boundary.
-inline constexpr size_t kAvoidWriteSize = 64 * 1024;
+// Writes: a write of exactly 64 KiB leaves a 53-byte tail segment on this loopback (MSS 65483)
+// and halves throughput. Our writes are never sized that way: they carry whole Noise records
+// (up to 65,537 bytes each, plus a 30-byte header record per 256 KiB frame) batched up to
+// kMaxOutputBuffer, so a write is either small (latency path) or hundreds of KiB.
 
 // ---- connection pipeline -----------------------------------------------------------------------
 // Upgrade (multistream /noise + Noise XX + muxer) must finish in this time: a DoS bound on
 // half-open connections; 10 s covers a slow RSA peer across the world.
 inline constexpr uint64_t kHandshakeTimeoutNs = 10ull * 1000 * 1000 * 1000;
+// A graceful close (go-away, flush) gives the peer this long to take our remaining output before
+// the socket is closed anyway: a peer that stopped reading cannot keep the connection alive.
+inline constexpr uint64_t kGracefulCloseTimeoutNs = 5ull * 1000 * 1000 * 1000;
 // Stream handles the JS side may hold open per connection, both directions (= yamux max_streams).
 inline constexpr uint32_t kMaxStreamsPerConnection = 1024;
 // Protocols in the inbound protocol table and in one open-stream proposal.

@@ -172,6 +172,25 @@ describe('native tcp: malformed input closes only that connection', () => {
     await closeError(conn)
   })
 
+  it('a ping flood from a peer that never reads is throttled, not buffered', async () => {
+    const { raw, conn } = await handshaken()
+    raw.socket.pause()  // never read the pongs
+    const perMessage = Math.floor(65519 / 12)
+    const msg = new Uint8Array(perMessage * 12)
+    for (let i = 0; i < perMessage; i++) msg.set(yamuxHeader(0, 2, 1, 0, i), i * 12)
+    const messages = 700  // ~45 MB of pings, each asking for a 12-byte pong
+    for (let i = 0; i < messages; i++) raw.sendEncrypted(msg)
+    await new Promise(r => setTimeout(r, 500))
+    const c = conn.counters()
+    // The server stops reading once its unsent output reaches kMaxOutputBuffer (1 MiB); what it
+    // read is bounded by that plus the kernel buffers, far below what was sent.
+    assert.ok(c.bytesIn < (messages * msg.byteLength) / 2, `server read ${c.bytesIn} of ${messages * msg.byteLength}`)
+    assert.equal(conn.status, 'open')
+    await goodStillWorks()
+    raw.close()
+    await closeError(conn)
+  })
+
   it('without early muxer negotiation, Yamux is selected by multistream inside Noise', async () => {
     const n = serverConns.length
     const raw = await RawPeer.connect('127.0.0.1', port)
