@@ -18,3 +18,9 @@ export const MAX_IDENTIFY_STRING_LENGTH = 1024
 export const DEFAULT_IDENTIFY_INTERVAL_MS = 5 * 60 * 1000
 /** An identify exchange (open, read, verify) must finish within this; js-libp2p uses 5 s. */
 export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000
+/**
+ * After answering an identify request we wait this long for the requester to close first (see
+ * handler.ts: js-libp2p 3 cannot read a message that arrives with our FIN). Requesters close right
+ * after reading, within a round trip; 1 s covers slow links without holding streams long.
+ */
+export const IDENTIFY_CLOSE_GRACE_MS = 1_000

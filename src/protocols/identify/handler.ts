@@ -16,7 +16,7 @@ import { ProtocolViolationError, TimeoutError } from '../../core/errors.ts'
 import { openPeerRecord, type PeerRecord } from '../../core/record/peer-record.ts'
 import { ByteReader } from '../../utils/byte-reader.ts'
 import { lengthPrefixed, readLengthPrefixed } from '../../utils/length-prefixed.ts'
-import { IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, MAX_IDENTIFY_MESSAGE_SIZE } from './constants.ts'
+import { IDENTIFY_CLOSE_GRACE_MS, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, MAX_IDENTIFY_MESSAGE_SIZE } from './constants.ts'
 import { decodeIdentify, encodeIdentify, type IdentifyMessage } from './message.ts'
 
 /** What a remote told us, checked: the key matches the peer, the record is verified. */
@@ -93,7 +93,7 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
 
   onInboundStream (stream: Stream, protocol: string): void {
     if (this.closed) { stream.reset(); return }
-    if (protocol === IDENTIFY_PROTOCOL) this.run(stream, async () => { await this.send(stream); return { type: 'sent' } })
+    if (protocol === IDENTIFY_PROTOCOL) this.run(stream, async () => { await this.send(stream, true); return { type: 'sent' } })
     else this.run(stream, async () => ({ type: 'pushReceived', info: await this.receive(stream) }))
   }
 
@@ -103,7 +103,7 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
       this.requesting = false
       this.run(stream, async () => ({ type: 'identified', info: await this.receive(stream) }))
     } else {
-      this.run(stream, async () => { await this.send(stream); return { type: 'pushed' } })
+      this.run(stream, async () => { await this.send(stream, false); return { type: 'pushed' } })
     }
   }
 
@@ -180,12 +180,17 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
     return m
   }
 
-  private async send (stream: Stream): Promise<void> {
+  private async send (stream: Stream, answer: boolean): Promise<void> {
     const bytes = encodeIdentify(this.message())
     if (bytes.byteLength > MAX_IDENTIFY_MESSAGE_SIZE) {
       throw new ProtocolViolationError(IDENTIFY_PROTOCOL, `our Identify message (${bytes.byteLength} bytes) exceeds ${MAX_IDENTIFY_MESSAGE_SIZE}`)
     }
     if (!stream.send(lengthPrefixed(bytes))) await stream.onDrain()
+    // Answering a request: let the requester close first. js-libp2p 3's dialer-side
+    // multistream-select fails ("Cannot push data onto a stream that is closed") when our message
+    // and our FIN arrive together with its protocol confirmation. Every implementation closes
+    // after reading the one message; the grace bounds the wait for one that does not.
+    if (answer) await remoteClosed(stream, IDENTIFY_CLOSE_GRACE_MS)
     await stream.close()
   }
 
@@ -224,4 +229,20 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
     }
     return info
   }
+}
+
+/** Resolves when the remote has closed its side (or the stream ended), or after `graceMs`. */
+async function remoteClosed (stream: Stream, graceMs: number): Promise<void> {
+  if (stream.remoteWriteStatus === 'closed' || stream.status !== 'open') return
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      clearTimeout(timer)
+      stream.off('remoteCloseWrite', done)
+      stream.off('close', done)
+      resolve()
+    }
+    const timer = setTimeout(done, graceMs)
+    stream.on('remoteCloseWrite', done)
+    stream.on('close', done)
+  })
 }
