@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "io/connection.h"
 #include "io/host.h"
@@ -32,7 +33,10 @@ std::vector<std::string> lines(const std::string& s) {
 }
 }  // namespace
 
-IoThread::IoThread(Host& host, uint32_t index) : host_(host), index_(index) {}
+IoThread::IoThread(Host& host, uint32_t index) : host_(host), index_(index) {
+  const char* spin = getenv("LIBP2P_NATIVE_SPIN_US");
+  spin_ns_ = spin != nullptr ? static_cast<uint64_t>(atoll(spin)) * 1000 : kDefaultSpinNs;
+}
 
 IoThread::~IoThread() { stop(); }
 
@@ -60,6 +64,7 @@ bool IoThread::post(std::vector<Command>&& cmds) {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     if (inbox_.size() + cmds.size() > kMaxPendingCommands) return false;
     wake = inbox_.empty();
+    inbox_pending_.store(true, std::memory_order_release);
     if (wake) {
       inbox_.swap(cmds);
     } else {
@@ -116,6 +121,7 @@ void IoThread::publish() {
     outbox_size_.store(outbox_.records.size(), std::memory_order_relaxed);
   }
   batch_.clear();
+  notified_js_ = true;
   if (was_empty) host_.notify();  // empty -> non-empty: one wake-up of the JS thread
 }
 
@@ -323,12 +329,25 @@ void IoThread::run() {
   while (!stop_.load(std::memory_order_acquire)) {
     now_ = now_ns();
     bool busy = !dirty_.empty() || (!deferred_reads_.empty() && !outbox_full());
-    int n = loop_.wait(events.data(), kEpollBatch, now_, busy);
+    int n = 0;
+    if (!busy && spin_ns_ > 0 && notified_js_) {
+      // We just woke JS: its reply (a command) or the peer's next bytes usually follow within a
+      // few tens of microseconds. Poll briefly instead of paying a sleep/wake-up on each side.
+      uint64_t until = now_ + spin_ns_;
+      do {
+        n = loop_.wait(events.data(), kEpollBatch, now_, true);
+        if (n != 0 || inbox_pending_.load(std::memory_order_acquire)) break;
+        __builtin_ia32_pause();
+      } while (now_ns() < until);
+    }
+    notified_js_ = false;
+    if (n == 0 && !inbox_pending_.load(std::memory_order_acquire)) n = loop_.wait(events.data(), kEpollBatch, now_, busy);
     now_ = now_ns();
     // 1. commands from JS (local work first)
     {
       std::lock_guard<std::mutex> lock(inbox_mu_);
       work_.swap(inbox_);
+      inbox_pending_.store(false, std::memory_order_relaxed);
     }
     for (Command& cmd : work_) handle_command(cmd);
     work_.clear();

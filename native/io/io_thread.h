@@ -84,6 +84,9 @@ class IoThread {
   std::thread thread_;
   std::atomic<bool> stop_{false};
 
+  uint64_t spin_ns_ = 0;
+  bool notified_js_ = false;
+  std::atomic<bool> inbox_pending_{false};
   std::mutex inbox_mu_;
   std::vector<Command> inbox_;
   std::vector<Command> work_;

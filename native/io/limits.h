@@ -14,6 +14,11 @@ inline constexpr uint32_t kMaxThreads = 64;
 inline constexpr uint32_t kMaxConnectionsPerThread = 16384;
 // Listeners per host: a node listens on a handful of addresses.
 inline constexpr uint32_t kMaxListeners = 64;
+// After waking the JS thread, an I/O thread polls (epoll_wait(0) + its inbox) this long before
+// sleeping: a request/response exchange then skips a sleep and wake-up on each side
+// (env LIBP2P_NATIVE_SPIN_US overrides; 0 disables). Costs at most this much CPU per batch sent to
+// JS when nothing follows; bulk transfers never spin (they always have work).
+inline constexpr uint64_t kDefaultSpinNs = 0;
 // epoll_wait batch: events handled per wake-up before looking at commands again; 256 keeps one
 // loop iteration short (fairness between sockets and the JS command inbox).
 inline constexpr int kEpollBatch = 256;
