@@ -246,3 +246,40 @@ test('protocols declared by the behaviour are in the table before any connection
     await s.close()
   }
 })
+
+test('dial with several addresses: bad ones fail, the good one wins; all bad reports every address', async () => {
+  const [a, b] = await createSwarms(2, () => new ProbeBehaviour())
+  assert.ok(a !== undefined && b !== undefined)
+  try {
+    const incoming = waitFor(b, 'incomingConnection')
+    const est = waitFor(a, 'connectionEstablished')
+    const dialing = waitFor(a, 'dialing')
+    a.dial({ peerId: b.localPeerId, addresses: [multiaddr('/memory/bad-1'), multiaddr('/memory/bad-2'), addressOf(b)], concurrency: 1 })
+    assert.equal((await dialing).addresses.length, 3)
+    await incoming
+    const ev = await est
+    assert.ok(ev.peerId.equals(b.localPeerId))
+    const fromSwarm = a.behaviour.swarmEvents.find(e => e.type === 'connectionEstablished')
+    assert.deepEqual(fromSwarm?.type === 'connectionEstablished' ? fromSwarm.failedAddresses.map(String) : [], ['/memory/bad-1', '/memory/bad-2'])
+
+    const failed = waitFor(a, 'outgoingConnectionError')
+    a.dial({ addresses: [multiaddr('/memory/bad-3'), multiaddr('/memory/bad-4')] })
+    assert.deepEqual((await failed).addressErrors.map(e => e.address.toString()), ['/memory/bad-3', '/memory/bad-4'])
+  } finally {
+    await closeAll([a, b])
+  }
+})
+
+test('dial by PeerId takes addresses from the behaviour (addressesOfPeer); no address at all throws', async () => {
+  const [a, b] = await createSwarms(2, () => new ProbeBehaviour())
+  assert.ok(a !== undefined && b !== undefined)
+  try {
+    assert.throws(() => a.dial(b.localPeerId), /no known address/)
+    Object.assign(a.behaviour, { addressesOfPeer: (p: typeof b.localPeerId) => p.equals(b.localPeerId) ? [addressOf(b)] : [] })
+    const est = waitFor(a, 'connectionEstablished')
+    a.dial(b.localPeerId)
+    assert.ok((await est).peerId.equals(b.localPeerId))
+  } finally {
+    await closeAll([a, b])
+  }
+})
