@@ -58,6 +58,8 @@ HostWrap::HostWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostWrap>(
   cfg.payload.assign(p, p + n);
   Napi::Value threads = o.Get("threads");
   if (threads.IsNumber()) cfg.threads = threads.As<Napi::Number>().Uint32Value();
+  Napi::Value nto = o.Get("streamNegotiationTimeoutMs");
+  if (nto.IsNumber()) cfg.stream_negotiation_timeout_ns = static_cast<uint64_t>(nto.As<Napi::Number>().DoubleValue() * 1e6);
   Napi::Value win = o.Get("maxStreamWindow");
   if (win.IsNumber()) cfg.max_stream_window = win.As<Napi::Number>().Uint32Value();
 

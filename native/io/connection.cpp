@@ -81,6 +81,7 @@ void Connection::count_proto(uint32_t proto, uint32_t field, double v) {
 void Connection::rearm_timer() {
   uint64_t deadline = opened_ ? UINT64_MAX : handshake_deadline_;
   if (closing_) deadline = std::min(deadline, close_deadline_);
+  if (!negotiating_.empty()) deadline = std::min(deadline, negotiating_.front().first);
   if (mux_) deadline = std::min(deadline, mux_->next_deadline());
   if (deadline != UINT64_MAX) th_.arm_timer(this, deadline);
 }
@@ -146,6 +147,18 @@ void Connection::on_timer(uint64_t now) {
   if (phase_ == Phase::kClosed) return;
   if (!opened_ && now >= handshake_deadline_) return fail(err::kHandshakeTimeout);
   if (closing_ && now >= close_deadline_) return close_now(err::kLocalClose);  // peer never took our output
+  // Streams still negotiating their protocol after kStreamNegotiationTimeoutNs are reset.
+  while (!negotiating_.empty() && negotiating_.front().first <= now) {
+    uint32_t yid = negotiating_.front().second;
+    negotiating_.pop_front();
+    StreamState* st = by_yid(yid);
+    if (st == nullptr || (!st->listener && !(st->dialer && !st->announced))) continue;
+    if (st->outbound) th_.batch().add(Ev::kStreamOpenFailed, id_, st->handle, err::kStreamNegotiationTimeout);
+    count(kErrors, 1);
+    mux_->reset_stream(yid);
+    forget(*st, false);
+    th_.mark_dirty(this);
+  }
   if (mux_) {
     mux_->handle_timeout(now);
     th_.mark_dirty(this);
@@ -411,6 +424,7 @@ void Connection::handle_mux_events() {
         IoThread* th = &th_;
         st->listener = std::make_unique<mss::Listener>([th](std::string_view p) { return th->protocol_supported(p); });
         by_yid_[e.stream_id] = std::move(st);
+        negotiating_.emplace_back(th_.now() + th_.host().config().stream_negotiation_timeout_ns, e.stream_id);
         count(kStreamsOpened, 1);
         break;
       }
@@ -633,6 +647,7 @@ void Connection::on_command(Command& cmd) {
         return;
       }
       queue_stream_bytes(*raw, std::move(out), false);
+      if (!optimistic) negotiating_.emplace_back(th_.now() + th_.host().config().stream_negotiation_timeout_ns, yid);
       if (optimistic && raw->dialer->status() == mss::Status::kDone) {
         const std::string& proto = raw->dialer->selected();
         raw->proto = th_.host().protocol_index(proto);

@@ -175,6 +175,9 @@ class Connection {
   std::unordered_map<uint32_t, std::unique_ptr<StreamState>> by_yid_;
   std::unordered_map<uint32_t, StreamState*> by_handle_;  // outbound handles (inbound: kNativeIdBit|yid)
   std::deque<StreamState*> sendlist_;
+  // (deadline, yamux id) of streams negotiating their protocol, in creation order (constant
+  // timeout, so the front is the earliest); entries of streams done meanwhile are skipped.
+  std::deque<std::pair<uint64_t, uint32_t>> negotiating_;
   std::vector<StreamState*> written_dirty_;
 };
 

@@ -38,6 +38,7 @@ struct HostConfig {
   uint8_t static_public[32] = {0};
   std::vector<uint8_t> payload;     // our NoiseHandshakePayload protobuf, built by TS
   uint32_t max_stream_window = 16 * 1024 * 1024;  // yamux Config default (see l2n/yamux.h)
+  uint64_t stream_negotiation_timeout_ns = kStreamNegotiationTimeoutNs;
 };
 
 class Host {

@@ -71,6 +71,9 @@ inline constexpr uint64_t kHandshakeTimeoutNs = 10ull * 1000 * 1000 * 1000;
 // A graceful close (go-away, flush) gives the peer this long to take our remaining output before
 // the socket is closed anyway: a peer that stopped reading cannot keep the connection alive.
 inline constexpr uint64_t kGracefulCloseTimeoutNs = 5ull * 1000 * 1000 * 1000;
+// A stream must finish its multistream-select negotiation within this time or it is reset: with
+// max_pending_inbound (256) it bounds what a peer can pin by opening streams and never proposing.
+inline constexpr uint64_t kStreamNegotiationTimeoutNs = 10ull * 1000 * 1000 * 1000;
 // Stream handles the JS side may hold open per connection, both directions (= yamux max_streams).
 inline constexpr uint32_t kMaxStreamsPerConnection = 1024;
 // Protocols in the inbound protocol table and in one open-stream proposal.

@@ -65,6 +65,7 @@ function makeError (code: number, ctx: ErrorContext): Libp2pError {
     case Code.streamRemoteReset: return new StreamResetError(false)
     case Code.streamConnectionClosed: return new ConnectionClosedError('connection closed under the stream')
     case Code.streamRefused: return new LimitExceededError('streams', 'no stream could be opened')
+    case Code.streamNegotiationTimeout: return new TimeoutError('stream protocol negotiation timed out')
     case Code.badCommand: return new InvalidArgumentError('native layer rejected a command')
     case Code.unknownConnection: return new ConnectionClosedError('unknown connection')
   }

@@ -30,7 +30,7 @@ export interface AddonHost {
 }
 export interface AddonHandle { readonly id: number, close(graceful?: boolean): void }
 export interface Addon {
-  Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number },
+  Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number, streamNegotiationTimeoutMs?: number },
     onEvents: (records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: AddonHandle[]) => void) => AddonHost
   allocator: string
 }
@@ -113,6 +113,8 @@ export interface NativeHostOptions {
   staticPublic: Uint8Array
   payload: Uint8Array
   maxStreamWindow: number
+  /** A stream still negotiating its protocol after this long is reset (default 10 s, native limits.h). */
+  streamNegotiationTimeoutMs?: number
   /** When queued commands are submitted: end of the current microtask checkpoint, or setImmediate. */
   flush: 'microtask' | 'immediate'
 }
@@ -150,6 +152,9 @@ export class NativeHost {
     if (!Number.isInteger(opts.maxStreamWindow) || opts.maxStreamWindow < 256 * 1024 || opts.maxStreamWindow > 0xffffffff) {
       throw new InvalidArgumentError('maxStreamWindow must be an integer from 262144 (the Yamux initial window) to 2^32-1')
     }
+    if (opts.streamNegotiationTimeoutMs !== undefined && !(opts.streamNegotiationTimeoutMs > 0 && opts.streamNegotiationTimeoutMs <= 3_600_000)) {
+      throw new InvalidArgumentError('streamNegotiationTimeoutMs must be a number of milliseconds in (0, 3600000]')
+    }
     const { Host } = loadAddon()
     this.flushMode = opts.flush
     this.host = new Host({
@@ -157,7 +162,8 @@ export class NativeHost {
       staticSecret: opts.staticSecret,
       staticPublic: opts.staticPublic,
       payload: opts.payload,
-      maxStreamWindow: opts.maxStreamWindow
+      maxStreamWindow: opts.maxStreamWindow,
+      ...(opts.streamNegotiationTimeoutMs !== undefined ? { streamNegotiationTimeoutMs: opts.streamNegotiationTimeoutMs } : {})
     }, (records, blob, slabs, objects) => { this.dispatch(records, blob, slabs, objects) })
     this.host.unref()
     this.countersCache = this.host.counters()

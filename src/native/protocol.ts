@@ -83,6 +83,7 @@ export const Code = {
   streamRemoteReset: 600,
   streamConnectionClosed: 601,
   streamRefused: 602,
+  streamNegotiationTimeout: 603,
   badCommand: 700,
   unknownConnection: 701
 } as const

@@ -48,6 +48,7 @@ inline constexpr uint32_t kYamuxRemoteGoAway = kYamuxBase + 8;             // ya
 inline constexpr uint32_t kStreamRemoteReset = 600;
 inline constexpr uint32_t kStreamConnectionClosed = 601;  // the connection went away under the stream
 inline constexpr uint32_t kStreamRefused = 602;           // open failed: no stream slot / ids left
+inline constexpr uint32_t kStreamNegotiationTimeout = 603;  // protocol not agreed within kStreamNegotiationTimeoutNs
 
 // ---- JS boundary (700..799): commands the binding rejected ------------------------------------
 inline constexpr uint32_t kBadCommand = 700;

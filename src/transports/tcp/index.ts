@@ -35,6 +35,8 @@ export interface TcpOptions {
   readHighWaterMark?: number
   /** Per-stream unwritten bytes above which send() returns false (default 4 MiB). */
   writeHighWaterMark?: number
+  /** A stream whose protocol is not agreed within this time is reset (default 10 s). */
+  streamNegotiationTimeoutMs?: number
 }
 
 export function tcp (options: TcpOptions = {}): TransportFactory {
@@ -86,6 +88,7 @@ export class TcpTransport implements Transport {
       staticPublic: statics.publicKey,
       payload,
       maxStreamWindow: this.options.maxStreamWindow ?? DEFAULT_MAX_STREAM_WINDOW,
+      ...(this.options.streamNegotiationTimeoutMs !== undefined ? { streamNegotiationTimeoutMs: this.options.streamNegotiationTimeoutMs } : {}),
       flush: this.options.flush ?? 'microtask'
     })
     this.host.setProtocols(this.context.protocols.list())

@@ -191,6 +191,27 @@ describe('native tcp: malformed input closes only that connection', () => {
     await closeError(conn)
   })
 
+  it('a stream that never proposes a protocol is reset after the negotiation timeout', async () => {
+    const slow = makeNode([ECHO], { streamNegotiationTimeoutMs: 200 })
+    try {
+      const l = await slow.transport.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
+      const p = Number(l.addrs()[0]?.toString().split('/')[4])
+      const raw = await RawPeer.connect('127.0.0.1', p)
+      await raw.handshake()
+      raw.sendEncrypted(yamuxHeader(0, 1, 1, 1, 0))  // SYN on stream 1, then silence
+      const t0 = Date.now()
+      const reader = new YamuxFrameReader()
+      let reset = false
+      await withTimeout((async () => {
+        while (!reset) for (const f of reader.push(await raw.readEncrypted())) if (f.streamId === 1 && (f.flags & 8) !== 0) reset = true
+      })(), 5000, 'RST of the silent stream')
+      assert.ok(Date.now() - t0 >= 150, 'not before the timeout')
+      raw.close()
+    } finally {
+      await slow.transport.close()
+    }
+  })
+
   it('without early muxer negotiation, Yamux is selected by multistream inside Noise', async () => {
     const n = serverConns.length
     const raw = await RawPeer.connect('127.0.0.1', port)
