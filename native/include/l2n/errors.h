@@ -1,7 +1,7 @@
 // Numeric error codes that cross the JS boundary. Native code never throws to JS for a wire or
 // socket problem: it closes the one connection (or stream, or listener) concerned and reports one
 // of these codes in an event. src/native/errors.ts maps each code to a class of src/core/errors.ts;
-// keep both in step (test/native/errors.test.ts checks the TS table covers this file).
+// keep both in step (test/native/protocol.test.ts parses this file and checks the TS side).
 //
 // Layout: each layer owns a block of 100. An engine's `enum class Error` value v maps to
 // block + v, so adding an engine error needs no edit here beyond the comment.
