@@ -24,3 +24,8 @@ export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000
  * after reading, within a round trip; 1 s covers slow links without holding streams long.
  */
 export const IDENTIFY_CLOSE_GRACE_MS = 1_000
+/**
+ * Identify exchanges in progress per connection; an inbound stream beyond it is reset. A peer needs
+ * one request and the odd push at a time; rust-libp2p's identify handler allows 10.
+ */
+export const MAX_CONCURRENT_IDENTIFY_STREAMS = 10

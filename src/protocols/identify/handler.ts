@@ -16,7 +16,7 @@ import { ProtocolViolationError, TimeoutError } from '../../core/errors.ts'
 import { openPeerRecord, type PeerRecord } from '../../core/record/peer-record.ts'
 import { ByteReader } from '../../utils/byte-reader.ts'
 import { lengthPrefixed, readLengthPrefixed } from '../../utils/length-prefixed.ts'
-import { IDENTIFY_CLOSE_GRACE_MS, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, MAX_IDENTIFY_MESSAGE_SIZE } from './constants.ts'
+import { IDENTIFY_CLOSE_GRACE_MS, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, MAX_CONCURRENT_IDENTIFY_STREAMS, MAX_IDENTIFY_MESSAGE_SIZE } from './constants.ts'
 import { decodeIdentify, encodeIdentify, type IdentifyMessage } from './message.ts'
 
 /** What a remote told us, checked: the key matches the peer, the record is verified. */
@@ -92,7 +92,7 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
   }
 
   onInboundStream (stream: Stream, protocol: string): void {
-    if (this.closed) { stream.reset(); return }
+    if (this.closed || this.active.size >= MAX_CONCURRENT_IDENTIFY_STREAMS) { stream.reset(); return }
     if (protocol === IDENTIFY_PROTOCOL) this.run(stream, async () => { await this.send(stream, true); return { type: 'sent' } })
     else this.run(stream, async () => ({ type: 'pushReceived', info: await this.receive(stream) }))
   }

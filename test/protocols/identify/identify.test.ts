@@ -12,6 +12,8 @@ import { combine } from '../../../src/core/combine.ts'
 import { IdentifyBehaviour, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, MAX_IDENTIFY_ADDRESSES, decodeIdentify, encodeIdentify } from '../../../src/protocols/identify/index.ts'
 import { PingBehaviour } from '../../../src/protocols/ping/index.ts'
 import { closeAll, connect, createSwarms, waitFor } from '../../helpers/swarm.ts'
+import { IdentifyHandler } from '../../../src/protocols/identify/handler.ts'
+import { generateKeyPair, peerIdFromPrivateKey } from '../../../src/identity/index.ts'
 
 test('Identify message round-trips; list fields are capped; unknown fields skipped', () => {
   const m = {
@@ -86,5 +88,38 @@ test('identify push: a new listen address reaches connected peers', async () => 
     assert.ok(a.addressBook.get(b.localPeerId).some(x => x.toString() === `/memory/identify-push-${process.pid}`))
   } finally {
     await closeAll([a, b])
+  }
+})
+
+test('identify handler: inbound exchanges beyond the per-connection bound are reset', async () => {
+  const { MemoryNetwork, memory } = await import('../../../src/transports/memory/index.ts')
+  const { MAX_CONCURRENT_IDENTIFY_STREAMS } = await import('../../../src/protocols/identify/constants.ts')
+  const { StaticProtocolTable } = await import('../../../src/utils/protocol-table.ts')
+  const network = new MemoryNetwork()
+  const keyA = generateKeyPair()
+  const keyB = generateKeyPair()
+  const ta = memory({ network })({ privateKey: keyA, peerId: peerIdFromPrivateKey(keyA), protocols: new StaticProtocolTable() })
+  const tb = memory({ network })({ privateKey: keyB, peerId: peerIdFromPrivateKey(keyB), protocols: new StaticProtocolTable([IDENTIFY_PROTOCOL]) })
+  const listener = await tb.listen(multiaddr('/memory/identify-bound'))
+  const h = new IdentifyHandler({
+    local: { protocolVersion: 'p', agentVersion: 'a', publicKey: keyB.publicKey.toProtobuf(), addresses: () => [], signedPeerRecord: () => undefined },
+    remotePeer: peerIdFromPrivateKey(keyA),
+    remoteAddr: multiaddr('/memory/x'),
+    intervalMs: 300_000,
+    timeoutMs: 5000
+  })
+  listener.on('connection', (c) => { c.on('stream', (s) => { h.onInboundStream(s, s.protocol) }) })
+  try {
+    const conn = await ta.dial(multiaddr('/memory/identify-bound'))
+    const streams = []
+    for (let i = 0; i < MAX_CONCURRENT_IDENTIFY_STREAMS + 2; i++) streams.push(await conn.openStream(IDENTIFY_PROTOCOL))
+    await new Promise(resolve => setTimeout(resolve, 20))
+    // The requester never closes, so the first ones stay active; the extra ones are reset.
+    const reset = streams.filter(s => s.status === 'reset' || s.status === 'aborted').length
+    assert.equal(reset, 2)
+    h.onClose()
+  } finally {
+    await ta.close()
+    await tb.close()
   }
 })
