@@ -214,7 +214,8 @@ export class KadHandler implements ConnectionHandler<KadHandlerIn, KadHandlerOut
       stream.close().catch(() => {})
       return
     }
-    await stream.closeWrite()
+    // The write side stays open until the response is in: js-libp2p's kad-dht server closes a
+    // stream whose remote half-closed before it read the request (and Go keeps streams open too).
     const decoder = new FrameDecoder(this.config.maxMessageSize)
     const body = await readFrame(stream, decoder)
     if (body === undefined) throw new ProtocolViolationError('kad', 'stream ended before the response')
