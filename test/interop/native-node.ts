@@ -1,0 +1,149 @@
+/**
+ * Our side of the TCP interop tests: the native TCP transport used bare (as bench/perf/native-peer.ts
+ * does), with a StaticProtocolTable and our ping and perf handlers plus the same test protocols as
+ * test/interop/js-node.ts, all on the public Stream API.
+ */
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Connection, Listener, TransportContext } from '../../src/core/transport.ts'
+import type { Stream } from '../../src/core/stream.ts'
+import { generateKeyPair, peerIdFromPrivateKey } from '../../src/identity/index.ts'
+import { StaticProtocolTable } from '../../src/utils/protocol-table.ts'
+import { withPeerId } from '../../src/utils/multiaddr.ts'
+import { tcp, type NativeConnection, type TcpTransport } from '../../src/transports/tcp/index.ts'
+import { PING_PROTOCOL } from '../../src/protocols/ping/constants.ts'
+import { handlePingStream } from '../../src/protocols/ping/protocol.ts'
+import { PERF_PROTOCOL } from '../../src/protocols/perf/constants.ts'
+import { handlePerfStream, type PerfServerResult } from '../../src/protocols/perf/protocol.ts'
+import { ECHO_PROTOCOL, SINK_PROTOCOL, SOURCE_CHUNK, SOURCE_PROTOCOL, SOURCE_RESET_AFTER, type SinkOutcome } from './js-node.ts'
+
+export interface OurNode {
+  context: TransportContext
+  transport: TcpTransport
+  listener: Listener | undefined
+  /** Inbound connections accepted by the listener, in order. */
+  inbound: NativeConnection[]
+  /** Errors the listener reported for inbound connections that failed before the upgrade. */
+  listenerErrors: Error[]
+  pingStreams: number
+  perfResults: Array<Promise<PerfServerResult>>
+  sinkOutcomes: Array<Promise<SinkOutcome>>
+  onSinkProgress: ((bytes: number) => void) | undefined
+  /** Our listen address with `/p2p/` (after `listen`). */
+  addr: () => Multiaddr
+  close: () => Promise<void>
+}
+
+/** Interval at which closeWriteAfterFlush looks at the write buffer: 1 ms, below a loopback echo's latency. */
+const FLUSH_POLL_MS = 1
+
+/**
+ * closeWrite once everything sent has been handed to the wire, so that the FIN travels in a frame
+ * of its own. Work-around for the FIN-on-data interop bug (FIN_ON_DATA_BUG in tcp.test.ts): the
+ * native transport puts FIN on the last data frame when data is still queued, and js-libp2p's
+ * Yamux then drops that frame's data. Only the tests that are not about that bug use it.
+ */
+export async function closeWriteAfterFlush (stream: Stream): Promise<void> {
+  while (stream.writeBufferLength > 0 && stream.writeStatus === 'writable') {
+    await new Promise(resolve => setTimeout(resolve, FLUSH_POLL_MS))
+  }
+  await stream.closeWrite()
+}
+
+async function echo (stream: Stream): Promise<void> {
+  for await (const chunk of stream) {
+    if (!stream.send(chunk)) await stream.onDrain()
+  }
+  await closeWriteAfterFlush(stream)
+}
+
+/** SOURCE_PROTOCOL (test/interop/js-node.ts): one byte in, SOURCE_RESET_AFTER bytes out, reset with half or less written. */
+async function resetSource (stream: Stream): Promise<void> {
+  for await (const _go of stream) break
+  const chunk = new Uint8Array(SOURCE_CHUNK).fill(0xa5)
+  for (let sent = 0; sent < SOURCE_RESET_AFTER; sent += chunk.byteLength) {
+    if (!stream.send(chunk)) await stream.onDrain()
+  }
+  while (stream.writeBufferLength > SOURCE_RESET_AFTER / 2 && stream.writeStatus === 'writable') {
+    await new Promise(resolve => setTimeout(resolve, FLUSH_POLL_MS))
+  }
+  stream.reset()
+}
+
+export function serve (node: OurNode, conn: Connection): void {
+  conn.on('stream', (stream: Stream) => {
+    switch (stream.protocol) {
+      case PING_PROTOCOL:
+        node.pingStreams++
+        void handlePingStream(stream).catch(() => {})
+        break
+      case PERF_PROTOCOL: {
+        const result = handlePerfStream(stream)
+        result.catch(() => {})
+        node.perfResults.push(result)
+        break
+      }
+      case ECHO_PROTOCOL:
+        void echo(stream).catch(err => { stream.reset(err as Error) })
+        break
+      case SOURCE_PROTOCOL:
+        void resetSource(stream).catch(() => {})
+        break
+      case SINK_PROTOCOL:
+        node.sinkOutcomes.push((async () => {
+          let bytes = 0
+          try {
+            for await (const chunk of stream) {
+              bytes += chunk.byteLength
+              node.onSinkProgress?.(bytes)
+            }
+            return { bytes, error: undefined }
+          } catch (err) {
+            return { bytes, error: err as Error }
+          }
+        })())
+        break
+      default:
+        stream.reset()
+    }
+  })
+}
+
+export async function createOurNode (options: { listen?: boolean } = {}): Promise<OurNode> {
+  const privateKey = generateKeyPair('Ed25519')
+  const context: TransportContext = {
+    privateKey,
+    peerId: peerIdFromPrivateKey(privateKey),
+    protocols: new StaticProtocolTable([PING_PROTOCOL, PERF_PROTOCOL, ECHO_PROTOCOL, SOURCE_PROTOCOL, SINK_PROTOCOL])
+  }
+  const transport = tcp()(context) as TcpTransport
+  const node: OurNode = {
+    context,
+    transport,
+    listener: undefined,
+    inbound: [],
+    listenerErrors: [],
+    pingStreams: 0,
+    perfResults: [],
+    sinkOutcomes: [],
+    onSinkProgress: undefined,
+    addr: () => {
+      const a = node.listener?.addrs()[0]
+      if (a === undefined) throw new Error('not listening')
+      return withPeerId(a, context.peerId)
+    },
+    close: async () => {
+      await node.listener?.close()
+      await transport.close()
+    }
+  }
+  if (options.listen !== false) {
+    const listener = await transport.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
+    listener.on('connection', (conn: Connection) => {
+      node.inbound.push(conn as NativeConnection)
+      serve(node, conn)
+    })
+    listener.on('error', (err: Error) => { node.listenerErrors.push(err) })
+    node.listener = listener
+  }
+  return node
+}
