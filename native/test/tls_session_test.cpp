@@ -18,8 +18,8 @@ struct Duo {
   std::unique_ptr<Session> client, server;
   explicit Duo(std::vector<uint8_t> expected = {}, std::shared_ptr<const l2n::tls::Certificate> ccert = nullptr,
                std::shared_ptr<const l2n::tls::Certificate> scert = nullptr, bool expect_server = true) {
-    SessionConfig c{false, ccert ? ccert : make_cert(ck), expect_server && expected.empty() ? sk.peer_id() : expected, kNow};
-    SessionConfig s{true, scert ? scert : make_cert(sk), {}, kNow};
+    SessionConfig c{false, ccert ? ccert : make_cert(ck), expect_server && expected.empty() ? sk.peer_id() : expected, kNow, {}};
+    SessionConfig s{true, scert ? scert : make_cert(sk), {}, kNow, {}};
     client = std::make_unique<Session>(c);
     server = std::make_unique<Session>(s);
   }
@@ -103,6 +103,25 @@ TEST(session_data_both_ways_several_mib) {
   }
   CHECK(got_up == up);
   CHECK(got_down == down);
+}
+
+TEST(session_early_muxer_through_alpn) {
+  // Both offer yamux: ALPN picks it. Only one side offers it: plain "libp2p", no muxer.
+  for (int mode = 0; mode < 3; mode++) {
+    Duo d;
+    SessionConfig c{false, make_cert(d.ck), d.sk.peer_id(), kNow, {}};
+    SessionConfig s{true, make_cert(d.sk), {}, kNow, {}};
+    if (mode != 1) c.muxers = {"/mplex/6.7.0", "/yamux/1.0.0"};
+    if (mode != 2) s.muxers = {"/yamux/1.0.0"};
+    d.client = std::make_unique<Session>(c);
+    d.server = std::make_unique<Session>(s);
+    CHECK(d.client->start());
+    d.pump();
+    CHECK(d.client->done() && d.server->done());
+    std::string want = mode == 0 ? "/yamux/1.0.0" : "";
+    CHECK_EQ(d.client->selected_muxer(), want);
+    CHECK_EQ(d.server->selected_muxer(), want);
+  }
 }
 
 TEST(session_wrong_peer_id_rejected) {

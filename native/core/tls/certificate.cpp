@@ -287,14 +287,18 @@ Error CertificateRequest::finish_raw(const uint8_t* ext, size_t ext_len, bool cr
 // Sessions.
 
 int configure_session(gnutls_session_t session, const Certificate& cert, bool is_server,
-                      gnutls_certificate_verify_function* verify) {
+                      gnutls_certificate_verify_function* verify, const std::vector<std::string>& muxers) {
   int rv = gnutls_priority_set_direct(session, kPriorities, nullptr);
   if (rv < 0) return rv;
   rv = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, cert.impl().cred);
   if (rv < 0) return rv;
-  gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(kAlpn.data())),
-                      static_cast<unsigned>(kAlpn.size())};
-  rv = gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
+  // The server takes the first of the client's protocols that it also has (GnuTLS's default is
+  // the client's order), so a muxer both sides know wins over plain "libp2p".
+  std::vector<gnutls_datum_t> alpn;
+  for (const std::string& m : muxers)
+    alpn.push_back({reinterpret_cast<unsigned char*>(const_cast<char*>(m.data())), static_cast<unsigned>(m.size())});
+  alpn.push_back({reinterpret_cast<unsigned char*>(const_cast<char*>(kAlpn.data())), static_cast<unsigned>(kAlpn.size())});
+  rv = gnutls_alpn_set_protocols(session, alpn.data(), static_cast<unsigned>(alpn.size()), GNUTLS_ALPN_MANDATORY);
   if (rv < 0) return rv;
   if (is_server) gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
   gnutls_session_set_verify_function(session, verify);

@@ -4,6 +4,9 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include <string>
+#include <vector>
+
 #include "l2n/tls.h"
 
 namespace l2n::tls {
@@ -23,12 +26,14 @@ inline constexpr const char* kPriorities =
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
     "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:%DISABLE_TLS13_COMPAT_MODE";
 
-// Sets priorities, our certificate, ALPN "libp2p" (mandatory), requires the peer's certificate
-// (spec: servers MUST require client authentication) and installs `verify`, which GnuTLS calls
-// once the peer's Certificate message has arrived; it should call verify_session_peer. No SNI is
-// sent (spec: clients MUST NOT). Returns a GnuTLS error code (0 on success).
+// Sets priorities, our certificate, ALPN (mandatory): `muxers` first, then "libp2p" — early
+// stream-muxer negotiation as go-libp2p and js-libp2p do it over TCP; QUIC passes none. Requires
+// the peer's certificate (spec: servers MUST require client authentication) and installs
+// `verify`, which GnuTLS calls once the peer's Certificate message has arrived; it should call
+// verify_session_peer. No SNI is sent (spec: clients MUST NOT). Returns a GnuTLS error code.
 int configure_session(gnutls_session_t session, const Certificate& cert, bool is_server,
-                      gnutls_certificate_verify_function* verify);
+                      gnutls_certificate_verify_function* verify,
+                      const std::vector<std::string>& muxers = {});
 
 // Checks the peer's certificate list in `session`: exactly one certificate, then
 // verify_certificate(). Call from the verify function given to configure_session.

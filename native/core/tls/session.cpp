@@ -4,6 +4,7 @@
 // (verify_session_peer, the same as QUIC's).
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "core/tls/gnutls_glue.h"
 
@@ -19,6 +20,7 @@ struct Session::Impl {
   SessionError err = SessionError::kNone;
   Error cert_err = Error::kNone;
   PeerIdentity peer;
+  std::string muxer;
 
   void compact() {
     if (in_off == in.size()) { in.clear(); in_off = 0; }
@@ -85,9 +87,14 @@ bool Session::Impl::handshake() {
     return fail(SessionError::kHandshake);
   }
   gnutls_datum_t alpn{};
-  if (gnutls_alpn_get_selected_protocol(s, &alpn) != 0 || alpn.size != kAlpn.size() ||
-      std::memcmp(alpn.data, kAlpn.data(), alpn.size) != 0)
-    return fail(SessionError::kHandshake);
+  if (gnutls_alpn_get_selected_protocol(s, &alpn) != 0) return fail(SessionError::kHandshake);
+  std::string selected(reinterpret_cast<const char*>(alpn.data), alpn.size);
+  if (selected != kAlpn) {
+    bool ours = false;
+    for (const std::string& m : cfg.muxers) ours = ours || m == selected;
+    if (!ours) return fail(SessionError::kHandshake);
+    muxer = std::move(selected);
+  }
   if (peer.peer_id.empty()) {  // GnuTLS finished without our verify callback: never accept
     cert_err = Error::kChainLength;
     return fail(SessionError::kCertificate);
@@ -101,7 +108,7 @@ Session::Session(const SessionConfig& cfg) : impl_(std::make_unique<Impl>()) {
   m.cfg = cfg;
   unsigned flags = (cfg.is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS;
   if (!cfg.cert || gnutls_init(&m.s, flags) < 0) { m.s = nullptr; m.fail(SessionError::kInternal); return; }
-  if (configure_session(m.s, *cfg.cert, cfg.is_server, verify) < 0) { m.fail(SessionError::kInternal); return; }
+  if (configure_session(m.s, *cfg.cert, cfg.is_server, verify, cfg.muxers) < 0) { m.fail(SessionError::kInternal); return; }
   gnutls_session_set_ptr(m.s, &m);
   gnutls_transport_set_ptr(m.s, &m);
   gnutls_transport_set_push_function(m.s, push);
@@ -175,5 +182,6 @@ bool Session::done() const { return impl_->handshake_done; }
 SessionError Session::error() const { return impl_->err; }
 Error Session::certificate_error() const { return impl_->cert_err; }
 const PeerIdentity& Session::remote() const { return impl_->peer; }
+const std::string& Session::selected_muxer() const { return impl_->muxer; }
 
 }  // namespace l2n::tls

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -166,6 +167,10 @@ struct SessionConfig {
   std::shared_ptr<const Certificate> cert;
   std::vector<uint8_t> expected_peer_id;  // multihash; empty accepts any peer (inbound)
   int64_t unix_now_s = 0;                 // for the peer certificate's validity check
+  // Early muxer negotiation: stream muxer ids offered in ALPN before "libp2p" (go-libp2p and
+  // js-libp2p do the same), e.g. {"/yamux/1.0.0"}. When both sides have one, selected_muxer()
+  // names it and the multistream-select round for the muxer is skipped.
+  std::vector<std::string> muxers;
 };
 
 class Session {
@@ -194,6 +199,9 @@ class Session {
   SessionError error() const;
   Error certificate_error() const;     // with SessionError::kCertificate
   const PeerIdentity& remote() const;  // after done()
+  // The muxer agreed through ALPN, or empty when ALPN settled on plain "libp2p" (then the muxer
+  // is negotiated with multistream-select as usual). After done().
+  const std::string& selected_muxer() const;
 
   struct Impl;
 

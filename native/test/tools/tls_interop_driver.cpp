@@ -3,7 +3,8 @@
 // stdout (bytes to the peer), then one application message each way. Not part of the addon.
 //   tls_interop_driver <client|server> <expected peer id hex or -> <identity seed byte>
 // Identity: Ed25519 from a 32-byte seed filled with the given byte.
-// On stderr: "peer <hex>", "received <text>", or "error <session error> <certificate error>".
+// Offers /yamux/1.0.0 in ALPN before "libp2p" (early muxer negotiation).
+// On stderr: "peer <hex>", "muxer <id or ->", "received <text>", or "error <session error> <certificate error>".
 #include <poll.h>
 #include <sodium.h>
 #include <time.h>
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   cfg.cert = cert;
   if (std::strcmp(argv[2], "-") != 0) cfg.expected_peer_id = from_hex(argv[2]);
   cfg.unix_now_s = now;
+  cfg.muxers = {"/yamux/1.0.0"};  // early muxer negotiation, as js-libp2p offers it
   Session s(cfg);
   if (!s.start()) return fail(s);
   std::vector<uint8_t> out, in(65536), plain(65536);
@@ -72,6 +74,7 @@ int main(int argc, char** argv) {
   auto greet = [&] {  // once the handshake is done: report the peer and send our message
     if (!s.done() || said) return;
     std::fprintf(stderr, "peer %s\n", to_hex(s.remote().peer_id).c_str());
+    std::fprintf(stderr, "muxer %s\n", s.selected_muxer().empty() ? "-" : s.selected_muxer().c_str());
     const char msg[] = "hello from native";
     s.write(reinterpret_cast<const uint8_t*>(msg), sizeof msg - 1);
     said = true;

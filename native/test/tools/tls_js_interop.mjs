@@ -3,7 +3,8 @@
 // tls_interop_driver.cpp with our tls/identity/crypto sources and runs it against Node's TLS 1.3
 // with @libp2p/tls's own certificate generation (generateCertificate) and verification
 // (verifyPeerCertificate) and the options its TLS class uses (TLS 1.3 only, ALPN with an early
-// muxer before "libp2p", client certificate required), over the child's stdin/stdout.
+// muxer before "libp2p", client certificate required), over the child's stdin/stdout. Both sides
+// offer /yamux/1.0.0, so ALPN must settle on it (early muxer negotiation).
 // Cases: both roles, then a wrong expected PeerId on each side.
 // Run: node native/test/tools/tls_js_interop.mjs   (exit code 0 when every case passes)
 import { execFileSync, spawn } from 'node:child_process'
@@ -63,7 +64,8 @@ async function runCase ({ name, nativeRole, nativeExpects, jsExpects, wantOk }) 
     ALPNProtocols: ['/yamux/1.0.0', 'libp2p']
   }
   const socket = isServer
-    ? new TLSSocket(duplex, { ...opts, requestCert: true, ALPNCallback: ({ protocols }) => protocols.includes('libp2p') ? 'libp2p' : undefined })
+    // @libp2p/tls's server choice: the first offered protocol that is one of its muxers, else libp2p.
+    ? new TLSSocket(duplex, { ...opts, requestCert: true, ALPNCallback: ({ protocols }) => protocols.find((p) => p === '/yamux/1.0.0') ?? (protocols.includes('libp2p') ? 'libp2p' : undefined) })
     : connect({ socket: duplex, ...opts })
   const result = await new Promise((resolve) => {
     let received = ''
@@ -96,8 +98,9 @@ async function runCase ({ name, nativeRole, nativeExpects, jsExpects, wantOk }) 
     setTimeout(() => finish({ ok: false, err: 'timeout' }), 5000)
   })
   const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => { child.kill(); resolve('killed') }, 3000))])
-  const nativeOk = code === 0 && stderr.includes(`peer ${hex(jsPeer.toMultihash().bytes)}`) && stderr.includes('received hello from js')
-  const jsOk = result.ok && result.verified.equals(nativePeer) && result.alpn === 'libp2p'
+  // Both sides offer /yamux/1.0.0 before libp2p, so ALPN settles the muxer (early negotiation).
+  const nativeOk = code === 0 && stderr.includes(`peer ${hex(jsPeer.toMultihash().bytes)}`) && stderr.includes('muxer /yamux/1.0.0') && stderr.includes('received hello from js')
+  const jsOk = result.ok && result.verified.equals(nativePeer) && result.alpn === '/yamux/1.0.0'
   const pass = wantOk ? (nativeOk && jsOk) : (!nativeOk && !jsOk)
   console.log(`${pass ? 'ok  ' : 'FAIL'} ${name}: native exit ${code}, ${stderr.trim().replace(/\n/g, ' | ')}; js ${result.ok ? `peer ${result.verified} alpn ${result.alpn}` : result.err}`)
   return pass
