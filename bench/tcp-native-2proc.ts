@@ -78,7 +78,9 @@ function pct (xs: number[], p: number): number {
 
 async function client (): Promise<void> {
   const MIB = Number(arg('mib', '1024'))
-  const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv: ['--import', 'tsx'] })
+  // Compiled (.js, e.g. tsc --outDir): no tsx in the server, so its RSS is the stack's own.
+  const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : []
+  const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv })
   const ask = async <T>(cmd?: string): Promise<T> => await new Promise<T>(resolve => {
     child.once('message', (m) => { resolve(m as T) })
     if (cmd !== undefined) child.send({ cmd })
