@@ -16,7 +16,7 @@ import type {
   ConnectionId, EstablishedInboundInfo, EstablishedOutboundInfo, FromSwarm, NetworkBehaviour, PollContext, ToSwarm
 } from '../../core/behaviour.ts'
 import { PollQueue } from '../../core/handler.ts'
-import { signPeerRecord } from '../../core/record/peer-record.ts'
+import { PeerRecordCache, signPeerRecord, type PeerRecord } from '../../core/record/peer-record.ts'
 import { logger } from '../../log/index.ts'
 import {
   IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, DEFAULT_AGENT_VERSION, DEFAULT_IDENTIFY_INTERVAL_MS, DEFAULT_IDENTIFY_TIMEOUT_MS, DEFAULT_PROTOCOL_VERSION
@@ -62,6 +62,7 @@ class LocalInfo implements IdentifyLocal {
   private readonly key: PrivateKey
   private readonly hideListen: boolean
   private readonly signRecords: boolean
+  private readonly records = new PeerRecordCache()
   private cachedAddrs: Multiaddr[] | undefined
   private cachedRecord: Uint8Array | undefined
   private lastSeq = 0n
@@ -73,6 +74,10 @@ class LocalInfo implements IdentifyLocal {
     this.publicKey = config.privateKey.publicKey.toProtobuf()
     this.hideListen = config.hideListenAddrs ?? false
     this.signRecords = config.signedPeerRecord ?? true
+  }
+
+  openPeerRecord (bytes: Uint8Array): PeerRecord {
+    return this.records.open(bytes)
   }
 
   changed (): void {

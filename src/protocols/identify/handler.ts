@@ -40,6 +40,8 @@ export interface IdentifyLocal {
   readonly publicKey: Uint8Array
   addresses(): Multiaddr[]
   signedPeerRecord(): Uint8Array | undefined
+  /** Verifies a remote's signed peer record (the behaviour caches verified ones); throws if invalid. */
+  openPeerRecord?(bytes: Uint8Array): PeerRecord
 }
 
 export type IdentifyHandlerIn = { type: 'push' }
@@ -217,7 +219,7 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
     if (m.observedAddr !== undefined) info.observedAddr = m.observedAddr
     if (m.signedPeerRecord !== undefined) {
       try {
-        const record = openPeerRecord(m.signedPeerRecord)
+        const record = this.config.local.openPeerRecord?.(m.signedPeerRecord) ?? openPeerRecord(m.signedPeerRecord)
         if (record.peerId.equals(this.config.remotePeer)) {
           info.signedPeerRecord = record
           // Signed addresses are authenticated: prefer them (rust-libp2p and js-libp2p do).
