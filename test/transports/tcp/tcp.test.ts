@@ -274,3 +274,31 @@ describe('native tcp receive slabs', () => {
     }
   })
 })
+
+describe('native tcp with several I/O threads', () => {
+  it('spreads connections round-robin and serves each on its thread', async () => {
+    const server = makeNode([ECHO], { ioThreads: 3 })
+    const client = makeNode([ECHO], { ioThreads: 2 })
+    try {
+      const listener = await server.transport.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
+      const ids: string[] = []
+      listener.on('connection', (c: Connection) => { ids.push(c.id); c.on('stream', echo) })
+      const conns = await Promise.all(Array.from({ length: 6 }, async () => await client.transport.dial(listener.addrs()[0] as ReturnType<typeof multiaddr>)))
+      const replies = await Promise.all(conns.map(async (conn, i) => {
+        const s = await conn.openStream(ECHO)
+        s.send(enc.encode(`conn ${i}`))
+        await s.closeWrite()
+        return dec.decode(await withTimeout(readAll(s), 5000, `echo ${i}`))
+      }))
+      assert.deepEqual(replies, conns.map((_, i) => `conn ${i}`))
+      // inbound ids carry their thread in the low 6 bits: all three server threads got connections
+      const threads = new Set(ids.map(id => parseInt(id.slice(4), 16) & 63))
+      assert.deepEqual([...threads].sort(), [0, 1, 2])
+      assert.equal(client.transport.nativeCounters()?.threads, 2)
+      await Promise.all(conns.map(async c => { await c.close() }))
+    } finally {
+      await client.transport.close()
+      await server.transport.close()
+    }
+  })
+})
