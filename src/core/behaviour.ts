@@ -113,8 +113,9 @@ export type FromSwarm =
   | { type: 'connectionEstablished', peerId: PeerId, connectionId: ConnectionId, endpoint: Endpoint, otherEstablished: number, dialId?: DialId, failedAddresses: readonly Multiaddr[] }
   | { type: 'connectionClosed', peerId: PeerId, connectionId: ConnectionId, endpoint: Endpoint, remainingEstablished: number, cause?: Error }
   | { type: 'addressChange', peerId: PeerId, connectionId: ConnectionId, old: Endpoint, new: Endpoint }
-  | { type: 'dialFailure', peerId: PeerId | undefined, dialId: DialId, error: Error }
-  | { type: 'listenFailure', localAddr: Multiaddr | undefined, sendBackAddr: Multiaddr, error: Error, peerId?: PeerId }
+  /** `connectionId` is set when the failure concerns a connection the hooks already saw (denied after being established). */
+  | { type: 'dialFailure', peerId: PeerId | undefined, dialId: DialId, error: Error, connectionId?: ConnectionId }
+  | { type: 'listenFailure', localAddr: Multiaddr | undefined, sendBackAddr: Multiaddr, error: Error, peerId?: PeerId, connectionId?: ConnectionId }
   | { type: 'newListener', listenerId: ListenerId }
   | { type: 'newListenAddr', listenerId: ListenerId, address: Multiaddr }
   | { type: 'expiredListenAddr', listenerId: ListenerId, address: Multiaddr }

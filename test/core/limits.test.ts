@@ -104,3 +104,25 @@ test('connect helper sanity: limits do not deny under the limit', async () => {
     await closeAll([a, b])
   }
 })
+
+test('a connection counted by the limits but denied by a later member does not stay counted', async () => {
+  // Member order: limits first (counts), then a member that denies every inbound connection.
+  const deny = Object.assign(new ProbeBehaviour(), {
+    handleEstablishedInboundConnection: () => new ConnectionDenied('test', 'no inbound')
+  })
+  const [a, b] = await createSwarms(2, (i) => i === 1
+    ? combine({ limits: new ConnectionLimits({ maxEstablishedIncoming: 1 }), deny }) as never
+    : combine({ limits: new ConnectionLimits(), probe: new ProbeBehaviour() }) as never)
+  assert.ok(a !== undefined && b !== undefined)
+  try {
+    for (let i = 0; i < 2; i++) {
+      const refused = waitFor(b, 'incomingConnectionError')
+      a.dial({ addresses: [addressOf(b)] })
+      assert.match((await refused).error.message, /no inbound/, 'denied by the member, not by the limit')
+    }
+    const limits = (b.behaviour as unknown as { members: { limits: ConnectionLimits } }).members.limits
+    assert.equal(limits.counts.establishedIncoming, 0)
+  } finally {
+    await closeAll([a, b])
+  }
+})

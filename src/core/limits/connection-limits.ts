@@ -117,15 +117,23 @@ export class ConnectionLimits implements NetworkBehaviour<never, DummyHandler> {
   onSwarmEvent (event: FromSwarm): void {
     if (event.type === 'dialFailure') {
       this.pendingOutbound.delete(event.dialId)
+      // Established and counted here, then denied by another behaviour: no connectionClosed follows.
+      if (event.connectionId !== undefined && event.peerId !== undefined) this.untrack(event.peerId, event.connectionId)
+    } else if (event.type === 'listenFailure') {
+      if (event.connectionId !== undefined && event.peerId !== undefined) this.untrack(event.peerId, event.connectionId)
     } else if (event.type === 'connectionClosed') {
-      this.inbound.delete(event.connectionId)
-      this.outbound.delete(event.connectionId)
-      const key = event.peerId.toString()
-      const peer = this.perPeer.get(key)
-      if (peer !== undefined) {
-        peer.delete(event.connectionId)
-        if (peer.size === 0) this.perPeer.delete(key)
-      }
+      this.untrack(event.peerId, event.connectionId)
+    }
+  }
+
+  private untrack (peerId: PeerId, id: ConnectionId): void {
+    this.inbound.delete(id)
+    this.outbound.delete(id)
+    const key = peerId.toString()
+    const peer = this.perPeer.get(key)
+    if (peer !== undefined) {
+      peer.delete(id)
+      if (peer.size === 0) this.perPeer.delete(key)
     }
   }
 

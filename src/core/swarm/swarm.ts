@@ -639,7 +639,7 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
     const deny = (error: Error): void => {
       connection.abort(error)
       this.enqueue(() => {
-        this.tellBehaviour({ type: 'listenFailure', localAddr, sendBackAddr, error, peerId: connection.remotePeer })
+        this.tellBehaviour({ type: 'listenFailure', localAddr, sendBackAddr, error, peerId: connection.remotePeer, connectionId })
         this.bus.emit({ type: 'incomingConnectionError', connectionId, localAddr, sendBackAddr, peerId: connection.remotePeer, error })
       })
     }
@@ -733,7 +733,7 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
         if (handler instanceof ConnectionDenied) {
           const denied = handler
           connection.abort(denied)
-          this.enqueue(() => { this.dialFailed(dialId, peerId, denied, errors) })
+          this.enqueue(() => { this.dialFailed(dialId, peerId, denied, errors, connectionId) })
           return
         }
         this.register(connectionId, connection, handler, { role: 'dialer', address }, dialId, errors.map(e => e.address), this.clock() - started)
@@ -764,9 +764,9 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
     }
   }
 
-  private dialFailed (dialId: DialId, peerId: PeerId | undefined, error: Error, addressErrors: ReadonlyArray<{ address: Multiaddr, error: Error }>): void {
+  private dialFailed (dialId: DialId, peerId: PeerId | undefined, error: Error, addressErrors: ReadonlyArray<{ address: Multiaddr, error: Error }>, connectionId?: ConnectionId): void {
     if (this.log.enabled.debug) this.log.debug('dial failed', { dialId, peer: peerId?.toString(), err: error })
-    this.tellBehaviour({ type: 'dialFailure', peerId, dialId, error })
+    this.tellBehaviour(connectionId === undefined ? { type: 'dialFailure', peerId, dialId, error } : { type: 'dialFailure', peerId, dialId, error, connectionId })
     this.bus.emit({ type: 'outgoingConnectionError', dialId, peerId, error, addressErrors })
   }
 
