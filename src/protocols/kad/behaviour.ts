@@ -651,6 +651,9 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     q.phase = 'done'
     q.stats.end = this.now
     this.queries.delete(q.id)
+    if (this.log.enabled.debug) {
+      this.log.debug('query finished', { id: q.id, kind: q.kind, trigger: q.trigger, key: keyText(q.key.preimage), requests: q.stats.requests, failed: q.stats.failed, hops: q.stats.hops, ms: Math.round(q.stats.end - q.stats.start) })
+    }
   }
 
   private emitProgress (q: Query, result: QueryResult, last: boolean): void {
@@ -1027,6 +1030,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     for (const c of this.connections.values()) {
       for (const connectionId of c.ids) this.out.push({ type: 'notifyHandler', peerId: c.peer, handler: { connectionId }, event: { type: 'setMode', server } })
     }
+    this.log.info('mode changed', { mode: server ? 'server' : 'client', configured: m, confirmedExternal: this.confirmedExternal.size })
     this.out.push({ type: 'generateEvent', event: { type: 'modeChanged', mode: server ? 'server' : 'client' } })
   }
 }
