@@ -408,6 +408,39 @@ TEST(reset_and_stop_sending) {
   CHECK(c->reset_stream(999, 1) == Error::kUnknownStream);
 }
 
+TEST(client_address_change_is_followed) {
+  // NAT rebinding: mid-transfer the client's packets start arriving from another port. ngtcp2
+  // validates the new path; the server must answer there and the data must still arrive whole.
+  Pair p;
+  Connection* c = p.dial(p.server_key.peer_id());
+  CHECK(p.handshake(c));
+  uint64_t sconn = p.server.first(EventType::kHandshakeCompleted)->conn;
+  auto data = pattern(2 << 20, 11);
+  Error err;
+  int64_t sid = c->open_stream(&err);
+  CHECK(c->send(sid, data.data(), data.size(), true) == Error::kNone);
+  CHECK(p.net.run([&] { return p.server.rx(sconn, sid).size() > 300000; }));
+  Address old_addr = p.client.addr, new_addr = Address::v4(10, 0, 0, 1, 40999);
+  // Rewrite the source of the client's datagrams, and deliver the server's replies to the new
+  // address to the client.
+  p.net.filter = [&](Datagram& d) {
+    if (d.from == old_addr) d.from = new_addr;
+    if (d.to == new_addr) d.to = old_addr;
+    return true;
+  };
+  std::vector<Address> server_sent_to;
+  auto base = p.net.filter;
+  p.net.filter = [&, base](Datagram& d) {
+    if (d.from == p.server.addr) server_sent_to.push_back(d.to);
+    return base(d);
+  };
+  CHECK(p.net.run([&] { return p.server.fin.count({sconn, sid}) > 0; }));
+  CHECK(p.server.rx(sconn, sid) == data);
+  CHECK(std::find(server_sent_to.begin(), server_sent_to.end(), new_addr) != server_sent_to.end());
+  CHECK(p.client.first(EventType::kConnectionClosed) == nullptr);
+  CHECK(p.server.first(EventType::kConnectionClosed) == nullptr);
+}
+
 TEST(application_close_reaches_peer) {
   Pair p;
   Connection* c = p.dial(p.server_key.peer_id());

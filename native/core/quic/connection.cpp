@@ -438,6 +438,8 @@ void Connection::Impl::fail(Error e, int liberr, uint64_t now) {
   ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn, &ps.path, &pi, close_packet.data(),
                                                       close_packet.size(), &ccerr, now);
   close_packet.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  close_to = SockAddr::to_address(ps.path.remote.addr);
+  if (close_to.family == 0) close_to = remote;
   close_packet_due = !close_packet.empty();
   drain_deadline = now + 3 * ngtcp2_conn_get_pto(conn);  // RFC 9000 10.2
   emit_closed();
@@ -541,6 +543,8 @@ Transmit Connection::Impl::write_datagrams(uint8_t* out, size_t cap, uint64_t no
     ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn, &ps.path, &pi, close_packet.data(),
                                                         close_packet.size(), &ccerr, now);
     close_packet.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    close_to = SockAddr::to_address(ps.path.remote.addr);
+    if (close_to.family == 0) close_to = remote;
     close_packet_due = !close_packet.empty();
     drain_deadline = now + 3 * ngtcp2_conn_get_pto(conn);
     emit_closed();
@@ -551,10 +555,19 @@ Transmit Connection::Impl::write_datagrams(uint8_t* out, size_t cap, uint64_t no
     std::memcpy(out, close_packet.data(), close_packet.size());
     t.bytes = t.segment_size = close_packet.size();
     t.segments = 1;
-    t.remote = remote;
+    t.remote = close_to;
     return t;
   }
   if (state == State::kDraining || state == State::kClosed) return t;
+  if (!stash.empty()) {
+    if (cap < stash.size()) return t;
+    std::memcpy(out, stash.data(), stash.size());
+    t.bytes = t.segment_size = stash.size();
+    t.segments = 1;
+    t.remote = stash_to;
+    stash.clear();
+    return t;
+  }
 
   const size_t max_pkt = std::min(ngtcp2_conn_get_path_max_tx_udp_payload_size(conn), kMaxUdpPayload);
   if (cap < max_pkt) return t;
@@ -658,8 +671,11 @@ Transmit Connection::Impl::write_datagrams(uint8_t* out, size_t cap, uint64_t no
       t.remote = to;
       seg = static_cast<size_t>(n);
     } else if (!(to == t.remote)) {
-      // A probe on another path (migration): never mixed into a batch. Rare; sending it alone
-      // next time would need a copy, so we drop it and let ngtcp2's loss recovery resend it.
+      // A packet for another path (migration probe): never in this batch. Kept aside and sent
+      // first, alone, by the next call (one datagram, so one small copy, and rare).
+      stash.assign(p, p + n);
+      stash_to = to;
+      pkts++;
       break;
     }
     p += n;

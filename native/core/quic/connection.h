@@ -130,6 +130,9 @@ struct Connection::Impl {
   bool close_pending = false;      // close() called; the packet is made by write_datagrams
   uint64_t close_app_code = 0;
   std::vector<uint8_t> close_packet;
+  Address close_to;                 // the path the close packet was written for
+  std::vector<uint8_t> stash;       // a packet for another path, sent alone by the next write
+  Address stash_to;
   bool close_packet_due = false;
   uint64_t packets_while_closing = 0;
   uint64_t drain_deadline = UINT64_MAX;
