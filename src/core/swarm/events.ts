@@ -80,7 +80,8 @@ export class SwarmEventBus<E> {
   off (type: string, listener: AnyListener): void {
     const list = this.listeners.get(type)
     if (list === undefined) return
-    const i = list.indexOf(listener)
+    // A `once` wrapper is removed by its original listener too.
+    const i = list.findIndex(l => l === listener || (l as { original?: AnyListener }).original === listener)
     if (i >= 0) list.splice(i, 1)
     if (list.length === 0) this.listeners.delete(type)
   }
@@ -136,7 +137,6 @@ class EventIterator<T> implements AsyncIterableIterator<T> {
   private queue: T[] = []
   private head = 0
   private waiter: ((r: IteratorResult<T>) => void) | undefined
-  private waiterReject: ((err: Error) => void) | undefined
   private ended = false
   private error: Error | undefined
   private readonly buffer: number
@@ -152,7 +152,6 @@ class EventIterator<T> implements AsyncIterableIterator<T> {
     const waiter = this.waiter
     if (waiter !== undefined) {
       this.waiter = undefined
-      this.waiterReject = undefined
       waiter({ value, done: false })
       return
     }
@@ -173,7 +172,6 @@ class EventIterator<T> implements AsyncIterableIterator<T> {
     const waiter = this.waiter
     if (waiter !== undefined) {
       this.waiter = undefined
-      this.waiterReject = undefined
       waiter({ value: undefined, done: true })
     }
   }
@@ -192,10 +190,7 @@ class EventIterator<T> implements AsyncIterableIterator<T> {
       throw err
     }
     if (this.ended) return { value: undefined, done: true }
-    return await new Promise<IteratorResult<T>>((resolve, reject) => {
-      this.waiter = resolve
-      this.waiterReject = reject
-    })
+    return await new Promise<IteratorResult<T>>(resolve => { this.waiter = resolve })
   }
 
   async return (): Promise<IteratorResult<T>> {
@@ -205,7 +200,6 @@ class EventIterator<T> implements AsyncIterableIterator<T> {
     this.detach()
     const waiter = this.waiter
     this.waiter = undefined
-    this.waiterReject = undefined
     waiter?.({ value: undefined, done: true })
     return { value: undefined, done: true }
   }

@@ -195,10 +195,10 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
   }
 
   once<T extends SwarmEventType> (type: T, listener: (event: SwarmEventOf<T, BehaviourEvent<B>>) => void): this {
-    const wrapper = (event: SwarmEventOf<T, BehaviourEvent<B>>): void => {
+    const wrapper = Object.assign((event: SwarmEventOf<T, BehaviourEvent<B>>): void => {
       this.bus.off(type, wrapper)
       listener(event)
-    }
+    }, { original: listener })
     this.bus.on(type, wrapper)
     return this
   }

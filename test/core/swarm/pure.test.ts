@@ -209,3 +209,14 @@ test('PollQueue: FIFO, wakes on push after a poll', () => {
   for (let i = 0; i < 3000; i++) assert.equal(q.shift(), i)
   assert.equal(q.length, 0)
 })
+
+test('event bus: a once-style wrapper is removed by its original listener', () => {
+  const bus = new SwarmEventBus<number>(() => {})
+  const seen: number[] = []
+  const original = (e: { event: number }): void => { seen.push(e.event) }
+  bus.on('behaviour', Object.assign((e: { event: number }) => { original(e) }, { original }))
+  bus.off('behaviour', original)
+  bus.emit({ type: 'behaviour', event: 1 })
+  assert.deepEqual(seen, [])
+  assert.equal(bus.listenerCount('behaviour'), 0)
+})
