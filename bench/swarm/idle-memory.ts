@@ -8,6 +8,7 @@
  * each side (JS heap plus native memory); this measures the JS heap part, both sides together
  * divided by two, after identify has run on every connection and a GC.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SwarmBuilder } from '../../src/core/swarm/builder.ts'
 import { combine } from '../../src/core/combine.ts'
@@ -16,6 +17,8 @@ import { IdentifyBehaviour } from '../../src/protocols/identify/index.ts'
 import { MemoryNetwork } from '../../src/transports/memory/index.ts'
 
 const n = Number(process.argv[2] ?? 2000)
+/** How long the idle connections are held while the event-loop delay is sampled. */
+const HOLD_MS = 3000
 const transport = process.argv[3] ?? 'memory'
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with --expose-gc')
@@ -47,11 +50,17 @@ const setupMs = performance.now() - t0
 await new Promise(resolve => setTimeout(resolve, 200))
 gc()
 const after = process.memoryUsage().heapUsed
+// Event-loop delay while the connections are held (the target: p99 under 10 ms).
+const delay = monitorEventLoopDelay({ resolution: 1 })
+delay.enable()
+await new Promise(resolve => setTimeout(resolve, HOLD_MS))
+delay.disable()
 console.log(JSON.stringify({
   transport,
   connections: n,
   established: [a.numEstablished, b.numEstablished],
   heapBytesPerConnectionPerSide: Math.round((after - before) / n / 2),
+  eventLoopDelayP99Ms: Math.round(delay.percentile(99) / 1e4) / 100,
   setupMs: Math.round(setupMs)
 }))
 await a.close()
