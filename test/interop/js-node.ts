@@ -21,18 +21,18 @@ import { PERF_PROTOCOL, servePerf } from '../helpers/js-libp2p.ts'
 
 export const ECHO_PROTOCOL = '/interop/echo/1.0.0'
 /**
- * The receiver of this protocol waits for one byte from the opener (sent once the opener is
- * reading, so nothing races its first read), sends SOURCE_RESET_AFTER bytes, waits until at least
- * half of them are on the wire, then resets the stream with the rest possibly unsent.
+ * Reset mid-transfer, on cue. The opener starts reading, then sends one byte; the receiver of the
+ * protocol then sends without end (SOURCE_CHUNK writes, backpressure respected) until a second
+ * byte arrives, and resets the stream at once, with data still being sent. The opener sends the
+ * second byte once it has read RESET_CUE_AFTER bytes, so the reset always lands mid-transfer.
  */
 export const SOURCE_PROTOCOL = '/interop/reset-source/1.0.0'
 /** The receiver of this protocol reads until the stream ends and reports how it ended. */
 export const SINK_PROTOCOL = '/interop/sink/1.0.0'
-/**
- * Bytes the source sends before resetting: several Yamux windows' worth (the initial window is
- * 256 KiB, yamux spec), so the reset lands while data is still in flight.
- */
-export const SOURCE_RESET_AFTER = 1024 * 1024
+/** Bytes the opener of SOURCE_PROTOCOL reads before it cues the reset: a quarter of Yamux's 256 KiB initial window. */
+export const RESET_CUE_AFTER = 64 * 1024
+/** Bound on what a source sends when the cue never comes (a broken run): 64 MiB, well under a second on loopback. */
+export const SOURCE_MAX_BYTES = 64 * 1024 * 1024
 /** Chunk size of the source's writes: 64 KiB, a typical js-libp2p write. */
 export const SOURCE_CHUNK = 64 * 1024
 /**
@@ -125,17 +125,24 @@ async function echo (stream: JsStream): Promise<void> {
   await stream.close()
 }
 
-/** Interval at which a sender looks at its write buffer. */
-const POLL_MS = 1
-
 async function resetSource (stream: JsStream): Promise<void> {
-  for await (const _go of stream) break
+  let cues = 0
+  let cued: () => void = () => {}
+  const resetCue = new Promise<void>(resolve => { cued = resolve })
+  let started: () => void = () => {}
+  const go = new Promise<void>(resolve => { started = resolve })
+  stream.addEventListener('message', (evt) => {
+    cues += evt.data.byteLength
+    if (cues >= 1) started()
+    if (cues >= 2) cued()
+  })
+  await go
+  let reset = false
+  void resetCue.then(() => { reset = true })
   const chunk = new Uint8Array(SOURCE_CHUNK).fill(0x5a)
-  for (let sent = 0; sent < SOURCE_RESET_AFTER; sent += chunk.byteLength) {
-    if (!stream.send(chunk)) await stream.onDrain()
-  }
-  while (stream.writeBufferLength > SOURCE_RESET_AFTER / 2 && stream.status === 'open') {
-    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+  for (let sent = 0; !reset && sent < SOURCE_MAX_BYTES && stream.status === 'open'; sent += chunk.byteLength) {
+    if (!stream.send(chunk)) await Promise.race([stream.onDrain(), resetCue])
+    else await new Promise(resolve => setImmediate(resolve))
   }
   stream.abort(new Error('interop: source resets mid-transfer'))
 }

@@ -14,7 +14,7 @@ import { PING_PROTOCOL } from '../../src/protocols/ping/constants.ts'
 import { handlePingStream } from '../../src/protocols/ping/protocol.ts'
 import { PERF_PROTOCOL } from '../../src/protocols/perf/constants.ts'
 import { handlePerfStream, type PerfServerResult } from '../../src/protocols/perf/protocol.ts'
-import { ECHO_PROTOCOL, SINK_PROTOCOL, SOURCE_CHUNK, SOURCE_PROTOCOL, SOURCE_RESET_AFTER, type SinkOutcome } from './js-node.ts'
+import { ECHO_PROTOCOL, SINK_PROTOCOL, SOURCE_CHUNK, SOURCE_MAX_BYTES, SOURCE_PROTOCOL, type SinkOutcome } from './js-node.ts'
 
 export interface OurNode {
   context: TransportContext
@@ -56,15 +56,25 @@ async function echo (stream: Stream): Promise<void> {
   await closeWriteAfterFlush(stream)
 }
 
-/** SOURCE_PROTOCOL (test/interop/js-node.ts): one byte in, SOURCE_RESET_AFTER bytes out, reset with half or less written. */
+/** SOURCE_PROTOCOL (test/interop/js-node.ts): after one byte, send until a second byte comes, then reset. */
 async function resetSource (stream: Stream): Promise<void> {
-  for await (const _go of stream) break
+  let cues = 0
+  let cued: () => void = () => {}
+  const resetCue = new Promise<void>(resolve => { cued = resolve })
+  let started: () => void = () => {}
+  const go = new Promise<void>(resolve => { started = resolve })
+  stream.on('data', (chunk: Uint8Array) => {
+    cues += chunk.byteLength
+    if (cues >= 1) started()
+    if (cues >= 2) cued()
+  })
+  await go
+  let reset = false
+  void resetCue.then(() => { reset = true })
   const chunk = new Uint8Array(SOURCE_CHUNK).fill(0xa5)
-  for (let sent = 0; sent < SOURCE_RESET_AFTER; sent += chunk.byteLength) {
-    if (!stream.send(chunk)) await stream.onDrain()
-  }
-  while (stream.writeBufferLength > SOURCE_RESET_AFTER / 2 && stream.writeStatus === 'writable') {
-    await new Promise(resolve => setTimeout(resolve, FLUSH_POLL_MS))
+  for (let sent = 0; !reset && sent < SOURCE_MAX_BYTES && stream.writeStatus === 'writable'; sent += chunk.byteLength) {
+    if (!stream.send(chunk)) await Promise.race([stream.onDrain(), resetCue])
+    else await new Promise(resolve => setImmediate(resolve))
   }
   stream.reset()
 }

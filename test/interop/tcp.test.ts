@@ -21,7 +21,7 @@ import { PING_PROTOCOL } from '../../src/protocols/ping/constants.ts'
 import { PingSession } from '../../src/protocols/ping/protocol.ts'
 import { runPerf } from '../../src/protocols/perf/protocol.ts'
 import { runJsPerf } from '../helpers/js-libp2p.ts'
-import { createInteropJsNode, ECHO_PROTOCOL, SINK_PROTOCOL, SOURCE_PROTOCOL, SOURCE_RESET_AFTER, type InteropJsNode } from './js-node.ts'
+import { createInteropJsNode, ECHO_PROTOCOL, RESET_CUE_AFTER, SINK_PROTOCOL, SOURCE_PROTOCOL, type InteropJsNode } from './js-node.ts'
 import { closeWriteAfterFlush, createOurNode, serve, type OurNode } from './native-node.ts'
 
 const addonBuilt = existsSync(new URL('../../build/Release/libp2p_native.node', import.meta.url)) || process.env.LIBP2P_NATIVE_ADDON !== undefined
@@ -55,6 +55,20 @@ const JS_PING_TIMEOUT_MS = 2_000
  * js-libp2p and go-yamux do) once the queued data is out.
  */
 const FIN_ON_DATA_BUG = 'native transport puts FIN on the last data frame; js-libp2p yamux handles the FIN before the data and drops it (see FIN_ON_DATA_BUG)'
+/**
+ * With FIN in a frame of its own (checked with a build that never sets FIN on data), one case
+ * remains: an outbound stream opened optimistically (one protocol: the proposal, data and FIN
+ * leave in one write) reaches js-libp2p before its handler runs (js-libp2p answers the proposal,
+ * then awaits a peer-store update, then calls the handler). The FIN is handled first; the
+ * handler's async iterator, started later with the data still buffered, listens only for
+ * 'remoteCloseWrite' and 'close' (@libp2p/utils AbstractMessageStream), both already past, and
+ * never ends: the js-libp2p handler hangs. That last part is js-libp2p's, but we can avoid it as
+ * rust-libp2p's multistream-select does: a dialer's close waits until the listener confirmed the
+ * protocol, so the FIN leaves at least one round trip after the data.
+ */
+const FIN_BEFORE_CONFIRMATION_BUG = 'FIN of an optimistically opened stream leaves with the proposal; js-libp2p handles it before its handler runs and the handler never sees the end (see FIN_BEFORE_CONFIRMATION_BUG)'
+/** Bound on a step of the two FIN tests, which hang while their bug is there: short, to keep the file fast. */
+const FIN_STEP_MS = 3_000
 /** Bound on any single step; a healthy run takes a fraction of it. */
 const STEP_MS = 10_000
 /** Bound on one test. */
@@ -102,10 +116,13 @@ async function echoThroughJs (stream: JsStream, data: Uint8Array): Promise<Uint8
 }
 
 /** Resolves with the error a js stream ended with (undefined for a clean end). */
-async function jsReadOutcome (stream: JsStream): Promise<{ bytes: number, error: Error | undefined }> {
+async function jsReadOutcome (stream: JsStream, onBytes?: (before: number, now: number) => void): Promise<{ bytes: number, error: Error | undefined }> {
   let bytes = 0
   try {
-    for await (const c of stream) bytes += c.byteLength
+    for await (const c of stream) {
+      onBytes?.(bytes, bytes + c.byteLength)
+      bytes += c.byteLength
+    }
     return { bytes, error: undefined }
   } catch (err) {
     return { bytes, error: err as Error }
@@ -117,8 +134,8 @@ function isJsResetError (err: Error | undefined): boolean {
   return err !== undefined && /StreamReset|StreamAbort/.test(err.name)
 }
 
-/** The byte a SOURCE_PROTOCOL opener sends once it is reading. */
-const GO = new Uint8Array([1])
+/** What the opener of SOURCE_PROTOCOL sends to start the source, and again to cue the reset. */
+const CUE = new Uint8Array([1])
 
 /** Lets timers and socket events run between sends that did not need to wait for 'drain'. */
 async function yieldToIo (): Promise<void> {
@@ -213,20 +230,35 @@ describe('interop: our native TCP stack dials js-libp2p 3', { skip, timeout: 60_
     assert.deepEqual(js.handlerErrors, [])
   })
 
-  it('closeWrite right after our last send: js-libp2p reads every byte before the end', { timeout: TEST_MS, todo: FIN_ON_DATA_BUG }, async () => {
+  it('closeWrite with data still queued on an established stream: js-libp2p reads every byte', { timeout: TEST_MS, todo: FIN_ON_DATA_BUG }, async () => {
     const index = js.sinkOutcomes.length
     const stream = await conn.openStream(SINK_PROTOCOL)
     const chunk = new Uint8Array(ECHO_CHUNK)
+    // First bytes alone, and wait until js-libp2p's handler reads them: the stream is fully set up.
+    const reading = new Promise<void>(resolve => { js.onSinkProgress = () => { resolve() } })
+    stream.send(chunk)
+    await withTimeout(reading, 'js-libp2p reads the first chunk')
+    js.onSinkProgress = undefined
     const total = 4 * ECHO_CHUNK
-    for (let sent = 0; sent < total; sent += chunk.byteLength) {
+    for (let sent = ECHO_CHUNK; sent < total; sent += chunk.byteLength) {
       if (!stream.send(chunk)) await stream.onDrain()
     }
     await stream.closeWrite()
-    await waitUntil(() => js.sinkOutcomes.length > index, 'js sink stream')
-    const outcome = await withTimeout(js.sinkOutcomes[index] as Promise<{ bytes: number, error: Error | undefined }>, 'js sink end')
+    const outcome = await withTimeout(js.sinkOutcomes[index] as Promise<{ bytes: number, error: Error | undefined }>, 'js sink end', FIN_STEP_MS)
     assert.equal(outcome.error, undefined)
     assert.equal(outcome.bytes, total, 'bytes js-libp2p read before the end of the stream')
-    await stream.close()
+  })
+
+  it('data and FIN right behind an optimistic protocol proposal: js-libp2p\'s handler reads all and sees the end', { timeout: TEST_MS, todo: FIN_BEFORE_CONFIRMATION_BUG }, async () => {
+    const index = js.sinkOutcomes.length
+    const stream = await conn.openStream(SINK_PROTOCOL)
+    const small = new Uint8Array(100)
+    stream.send(small)
+    await stream.closeWrite()
+    await waitUntil(() => js.sinkOutcomes.length > index, 'js sink stream', FIN_STEP_MS)
+    const outcome = await withTimeout(js.sinkOutcomes[index] as Promise<{ bytes: number, error: Error | undefined }>, 'js sink end', FIN_STEP_MS)
+    assert.equal(outcome.error, undefined)
+    assert.equal(outcome.bytes, small.byteLength)
   })
 
   it('js-libp2p resets a stream mid-transfer: we see StreamResetError (remote)', { timeout: TEST_MS }, async () => {
@@ -234,18 +266,21 @@ describe('interop: our native TCP stack dials js-libp2p 3', { skip, timeout: 60_
     let bytes = 0
     const reading = (async () => {
       try {
-        for await (const c of stream) bytes += c.byteLength
+        for await (const c of stream) {
+          if (bytes < RESET_CUE_AFTER && bytes + c.byteLength >= RESET_CUE_AFTER) stream.send(CUE)
+          bytes += c.byteLength
+        }
       } catch (e) {
         return e as Error
       }
       return undefined
     })()
-    stream.send(GO)
+    stream.send(CUE)
     const err = await withTimeout(reading, 'reset from js-libp2p')
     assert.ok(err instanceof StreamResetError, `got ${String(err)}`)
     assert.equal(err.local, false)
     assert.equal(stream.status, 'reset')
-    assert.ok(bytes > 0 && bytes <= SOURCE_RESET_AFTER, `${bytes} bytes before the reset`)
+    assert.ok(bytes >= RESET_CUE_AFTER, `${bytes} bytes before the reset`)
   })
 
   it('we reset a stream mid-transfer: js-libp2p sees a reset', { timeout: TEST_MS }, async () => {
@@ -379,11 +414,13 @@ describe('interop: js-libp2p 3 dials our native TCP listener', { skip, timeout: 
 
   it('we reset a stream mid-transfer: js-libp2p sees a reset', { timeout: TEST_MS }, async () => {
     const stream = await jsConn.newStream(SOURCE_PROTOCOL)
-    const reading = jsReadOutcome(stream)
-    stream.send(GO)
+    const reading = jsReadOutcome(stream, (before, now) => {
+      if (before < RESET_CUE_AFTER && now >= RESET_CUE_AFTER) stream.send(CUE)
+    })
+    stream.send(CUE)
     const outcome = await withTimeout(reading, 'js-libp2p observes our reset')
     assert.ok(isJsResetError(outcome.error), `js-libp2p ended with ${String(outcome.error)}`)
-    assert.ok(outcome.bytes > 0 && outcome.bytes <= SOURCE_RESET_AFTER, `${outcome.bytes} bytes before the reset`)
+    assert.ok(outcome.bytes >= RESET_CUE_AFTER, `${outcome.bytes} bytes before the reset`)
   })
 
   it('js-libp2p resets a stream mid-transfer: we see StreamResetError (remote)', { timeout: TEST_MS }, async () => {
@@ -422,7 +459,9 @@ describe('interop: js-libp2p 3 dials our native TCP listener', { skip, timeout: 
     assert.ok(err instanceof Libp2pError, `got ${String(err)}`)
     assert.equal(ours.inbound.length, inboundBefore, 'no connection was adopted')
     // The established connection carries on.
-    assert.ok(await withTimeout(js.node.services.ping.ping(jsConn.remotePeer), 'ping after mismatch') >= 0)
+    const payload = randomBytes(ECHO_CHUNK)
+    const echoed = await withTimeout(echoThroughJs(await jsConn.newStream(ECHO_PROTOCOL), payload), 'echo after mismatch')
+    assert.equal(sha256(echoed), sha256([payload]))
   })
 })
 
@@ -470,7 +509,11 @@ describe('interop: Noise early muxer negotiation with a js-libp2p node that does
     const jsSide = js.secured.find(r => r.remotePeer === ours.context.peerId.toString() && r.direction === 'outbound')
     assert.ok(jsSide !== undefined)
     assert.equal(jsSide.earlyMuxer, undefined)
-    const rtt = await withTimeout(js.node.services.ping.ping(jsConn.remotePeer), 'js ping')
-    assert.ok(rtt >= 0)
+    // Our ping over the connection js-libp2p dialed (not js-libp2p's ping: FIN_ON_DATA_BUG).
+    const inbound = ours.inbound[before]
+    assert.ok(inbound !== undefined)
+    const session = await PingSession.open(inbound)
+    assert.ok(await withTimeout(session.ping(), 'ping') >= 0)
+    await session.close()
   })
 })
