@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { existsSync } from 'node:fs'
 import { InvalidArgumentError, LimitExceededError } from '../core/errors.ts'
-import { COMMAND_WORDS, Ev, NO_BUF, Op, ProtoCounter, RECORD_WORDS } from './protocol.ts'
+import { Code, COMMAND_WORDS, Ev, NO_BUF, Op, ProtoCounter, RECORD_WORDS } from './protocol.ts'
 import { errorFromCode } from './errors.ts'
 
 // ---- the addon ------------------------------------------------------------------------------
@@ -290,9 +290,13 @@ export class NativeHost {
     this.closed = true
     this.host.close()
     this.slabs.clear()
-    this.listeners.clear()
+    // Pending dials learn of the shutdown (their promise must settle); connections and listeners
+    // are finished by their owner (the transport), which knows the threads are joined.
+    const dials = [...this.dials.values()]
     this.dials.clear()
+    this.listeners.clear()
     this.conns.clear()
+    for (const d of dials) d.onFailed(Code.shutdown, undefined)
   }
 
   get isClosed (): boolean { return this.closed }

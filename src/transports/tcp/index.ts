@@ -13,7 +13,7 @@ import { AbortError, InvalidArgumentError } from '../../core/errors.ts'
 import { PeerId } from '../../identity/peer-id.ts'
 import { buildNoisePayload, generateNoiseStaticKeyPair } from '../../identity/index.ts'
 import { ipPortToMultiaddr, multiaddrToIpPort, splitPeerId } from '../../utils/multiaddr.ts'
-import { NativeHost, errorFromCode } from '../../native/index.ts'
+import { NativeHost, errorFromCode, protocol } from '../../native/index.ts'
 import type { AddonHandle, ConnInfo, ConnectionSink, ListenerSink } from '../../native/index.ts'
 import { NativeConnection } from './connection.ts'
 import { DEFAULT_IO_THREADS, DEFAULT_MAX_STREAM_WINDOW, YAMUX } from './constants.ts'
@@ -264,6 +264,9 @@ class TcpListener extends EventEmitter implements Listener, ListenerSink {
   shutdown (): void {
     if (this.closed) return
     this.closed = true
+    this.startWaiter?.reject(errorFromCode(protocol.Code.shutdown))
+    this.startWaiter = undefined
+    this.closeWaiter?.()
     this.emit('close')
   }
 

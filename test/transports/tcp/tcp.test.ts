@@ -233,6 +233,20 @@ describe('native tcp dial failures', () => {
     await assert.rejects(client.transport.dial(addr), DialError)
   })
 
+  it('settles a pending dial when the transport closes', async () => {
+    const quitter = makeNode()
+    // a listening socket that never answers the handshake (accepts at the kernel level only)
+    const { createServer } = await import('node:net')
+    const silent = createServer(() => {})
+    await new Promise<void>(resolve => { silent.listen(0, '127.0.0.1', resolve) })
+    const port = (silent.address() as { port: number }).port
+    const dialing = quitter.transport.dial(multiaddr(`/ip4/127.0.0.1/tcp/${port}`))
+    await new Promise(r => setTimeout(r, 50))
+    await quitter.transport.close()
+    await assert.rejects(withTimeout(dialing, 2000, 'dial settles'), (err: Error) => (err as { code?: string }).code === 'ERR_CONNECTION_CLOSED')
+    silent.close()
+  })
+
   it('rejects addresses it cannot dial', async () => {
     await assert.rejects(client.transport.dial(multiaddr('/dns4/example.com/tcp/1')), InvalidArgumentError)
     assert.equal(client.transport.canDial(multiaddr('/ip4/1.2.3.4/udp/1/quic-v1')), false)
