@@ -139,6 +139,8 @@ struct Connection::Impl {
   size_t burst_pkts = 0;            // packets of the current pacing burst already written
   bool counted_handshaking = true;  // the endpoint's handshaking count includes us
   bool reap_queued = false;         // the endpoint will free us (state kClosed)
+  bool in_dirty = false;            // in the endpoint's output queue
+  uint64_t armed_deadline = UINT64_MAX;  // the endpoint's live timer entry for us
 
   ~Impl();
   Error init_client(const Address& local, const Address& remote, uint64_t now);

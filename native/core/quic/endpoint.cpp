@@ -22,7 +22,6 @@ struct Endpoint::Impl final : EndpointHooks {
   std::unordered_map<ResetToken, Connection::Impl*, ResetTokenHash> by_reset_token;
   // Connections that may have output (after an input, a timer or a command), in service order.
   std::deque<uint64_t> dirty;
-  std::unordered_map<uint64_t, bool> in_dirty;
   struct Reply { std::vector<uint8_t> bytes; Address to; };
   // Key of our Retry tokens (ngtcp2's crypto helper seals the client address, ids and time with
   // it). Random per endpoint: tokens do not outlive the process, which is all Retry needs.
@@ -39,7 +38,6 @@ struct Endpoint::Impl final : EndpointHooks {
     bool operator>(const Timer& o) const { return at > o.at; }
   };
   mutable std::vector<Timer> timers;
-  std::unordered_map<uint64_t, uint64_t> armed;  // conn id -> deadline it is armed for
   std::vector<uint64_t> dead;                   // connections that reached kClosed, to free
 
   void touch(Connection::Impl& c) {
@@ -48,22 +46,21 @@ struct Endpoint::Impl final : EndpointHooks {
       return;
     }
     uint64_t d = c.next_deadline();
-    auto [it, inserted] = armed.try_emplace(c.id, UINT64_MAX);
-    if (!inserted && it->second == d) return;
-    it->second = d;
+    if (c.armed_deadline == d) return;
+    c.armed_deadline = d;
     if (d == UINT64_MAX) return;
     timers.push_back({d, c.id});
     std::push_heap(timers.begin(), timers.end(), std::greater<>());
     if (timers.size() > 4 * conns.size() + 64) {  // drop stale entries
       timers.clear();
-      for (auto& [id, at] : armed)
-        if (at != UINT64_MAX) timers.push_back({at, id});
+      for (auto& [id, conn] : conns)
+        if (conn->impl().armed_deadline != UINT64_MAX) timers.push_back({conn->impl().armed_deadline, id});
       std::make_heap(timers.begin(), timers.end(), std::greater<>());
     }
   }
   bool live(const Timer& t) const {
-    auto it = armed.find(t.conn);
-    return it != armed.end() && it->second == t.at;
+    auto it = conns.find(t.conn);
+    return it != conns.end() && it->second->impl().armed_deadline == t.at;
   }
 
   // EndpointHooks
@@ -98,12 +95,12 @@ struct Endpoint::Impl final : EndpointHooks {
   }
 
   void mark_dirty(uint64_t id) override {
-    if (auto c = conns.find(id); c != conns.end()) touch(c->second->impl());
-    auto [it, inserted] = in_dirty.try_emplace(id, true);
-    if (!inserted) {
-      if (it->second) return;
-      it->second = true;
-    }
+    auto c = conns.find(id);
+    if (c == conns.end()) return;
+    Connection::Impl& m = c->second->impl();
+    touch(m);
+    if (m.in_dirty) return;
+    m.in_dirty = true;
     dirty.push_back(id);
   }
 
@@ -130,8 +127,6 @@ struct Endpoint::Impl final : EndpointHooks {
       if (f != by_reset_token.end() && f->second == &m) by_reset_token.erase(f);
     }
     if (m.counted_handshaking) { m.counted_handshaking = false; handshaking--; }
-    in_dirty.erase(id);
-    armed.erase(id);
     conns.erase(it);
   }
 
@@ -335,7 +330,7 @@ void Endpoint::handle_timeout(uint64_t now) {
     std::pop_heap(m.timers.begin(), m.timers.end(), std::greater<>());
     m.timers.pop_back();
     if (!m.live(t)) continue;
-    m.armed[t.conn] = UINT64_MAX;
+    m.conns.find(t.conn)->second->impl().armed_deadline = UINT64_MAX;
     due.push_back(t.conn);
   }
   for (uint64_t id : due) {
@@ -393,7 +388,7 @@ Transmit Endpoint::write_datagrams(uint8_t* out, size_t cap, uint64_t now) {
     Transmit t = c.write_datagrams(out, cap, now);
     m.touch(c);  // writing moves ngtcp2's timers (loss detection, pacing, ack delay)
     if (t.bytes == 0) {
-      m.in_dirty[id] = false;
+      c.in_dirty = false;
       continue;
     }
     m.dirty.push_back(id);  // may have more: served again after the others (fairness)
