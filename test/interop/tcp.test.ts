@@ -146,11 +146,14 @@ function otherPeerId (): string {
   return peerIdFromPrivateKey(generateKeyPair('Ed25519')).toString()
 }
 
+/** How often waitUntil looks: 10 ms, fine enough for steps that take tens of milliseconds. */
+const WAIT_POLL_MS = 10
+
 async function waitUntil (cond: () => boolean, what: string, ms = STEP_MS): Promise<void> {
   const end = Date.now() + ms
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timeout: ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
+    await new Promise(resolve => setTimeout(resolve, WAIT_POLL_MS))
   }
 }
 
