@@ -271,6 +271,8 @@ export class NativeHost {
 
   /** Transfers `data` to native until a written record covers it. */
   send (conn: number, handle: number, data: Uint8Array): void {
+    // Checked here, not in native: one bad buffer would make native reject the whole batch.
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('send() takes a Uint8Array')
     if (data.byteLength > 0xffffffff) throw new LimitExceededError('send', 'a single send is limited to 4 GiB')
     this.push(Op.send, conn, handle, this.buf(data), 0, 0)
   }

@@ -50,9 +50,9 @@ export class NativeStream extends AbstractStream {
   }
 
   protected doSend (data: Uint8Array): boolean {
+    this.host.send(this.connId, this.handle, data)  // validates first: throws before any state changes
     this.pending.push(data)
     this.unwritten += data.byteLength
-    this.host.send(this.connId, this.handle, data)
     return this.unwritten < this.highWater
   }
 

@@ -132,6 +132,16 @@ for (const family of ['ip4', 'ip6'] as const) {
       assert.ok(proto.streams >= 1)
     })
 
+    it('rejects a send() of something that is not a Uint8Array, and the stream carries on', async () => {
+      const s = await conn.openStream(ECHO)
+      assert.throws(() => s.send('text' as unknown as Uint8Array), InvalidArgumentError)
+      assert.throws(() => s.send(new Uint16Array(4) as unknown as Uint8Array), InvalidArgumentError)
+      assert.equal(s.writeBufferLength, 0)
+      assert.equal(s.send(enc.encode('fine')), true)
+      await s.closeWrite()
+      assert.equal(dec.decode(await withTimeout(readAll(s), 5000, 'echo after bad sends')), 'fine')
+    })
+
     it('half-closes: the remote still writes after our FIN', async () => {
       const s = await conn.openStream(ECHO)
       s.send(enc.encode('abc'))
