@@ -71,3 +71,19 @@ test('toggle: a disabled member declares no protocol and emits nothing; enabling
     await closeAll([a, b])
   }
 })
+
+test('combined poll is round-robin: a busy member does not starve the others', () => {
+  const a = new ProbeBehaviour('/a/1')
+  const b = new ProbeBehaviour('/b/1')
+  const c = combine({ a, b })
+  for (let i = 0; i < 3; i++) a.command({ type: 'generateEvent', event: { n: i } as never })
+  b.command({ type: 'generateEvent', event: { n: 100 } as never })
+  const cx = { now: 0, wake: () => {} }
+  const order: string[] = []
+  for (let cmd = c.poll(cx); cmd !== undefined; cmd = c.poll(cx)) {
+    if (cmd.type === 'generateEvent') order.push(cmd.event.behaviour)
+  }
+  assert.deepEqual(order, ['a', 'b', 'a', 'a'])
+  assert.deepEqual([...c.listenProtocols()].sort(), ['/a/1', '/b/1'])
+  assert.equal(c.listenProtocols(), c.listenProtocols(), 'same array while nothing changes')
+})
