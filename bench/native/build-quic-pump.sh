@@ -2,7 +2,8 @@
 # Builds bench/native/quic_pump.cpp (raw ngtcp2 + GnuTLS loopback pump) into build-bench/quic_pump
 # and quic_engine_pump.cpp (our engine, same I/O) into build-bench/quic_engine_pump; with
 # --run [MiB], runs both one after the other. The "70% of raw ngtcp2" comparison. Also builds
-# build-bench/quic_conn_memory (heap per handshaking connection, behind EndpointConfig's bounds).
+# build-bench/quic_conn_memory (heap per handshaking connection, behind EndpointConfig's bounds)
+# and build-bench/quic_handshake_cost (CPU per handshake, both sides).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$root/build-bench"
@@ -15,6 +16,9 @@ c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/includ
   $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium) -pthread
 c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/include" -I"$root/native" \
   -o "$root/build-bench/quic_conn_memory" "$root/bench/native/quic_conn_memory.cpp" $core \
+  $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium) -pthread
+c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/include" -I"$root/native" \
+  -o "$root/build-bench/quic_handshake_cost" "$root/bench/native/quic_handshake_cost.cpp" $core \
   $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium) -pthread
 if [ "${1:-}" = --run ]; then
   "$root/build-bench/quic_pump" "${2:-1024}"
