@@ -7,7 +7,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join } from 'node:path'
 
 const COMMANDS = {
-  perf: 'cli/perf'
+  perf: 'cli/perf',
+  dht: 'cli/dht',
+  node: 'cli/node'
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
