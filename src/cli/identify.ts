@@ -5,6 +5,7 @@
  * Exit code 0 on success, 1 when the peer could not be reached or identified, 2 on bad usage.
  */
 import { parseArgs } from 'node:util'
+import { pathToFileURL } from 'node:url'
 import { InvalidArgumentError } from '../core/errors.ts'
 import type { TransportFactory } from '../core/transport.ts'
 import { IdentifyBehaviour, type IdentifyEvent } from '../protocols/identify/index.ts'
@@ -75,4 +76,10 @@ export async function main (argv: string[], io: CliIO = processIO, transport?: T
   } finally {
     await swarm.close()
   }
+}
+
+// Run directly (`node --import tsx src/cli/<command>.ts …`) until bin/libp2p-native.js lists it.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const code = await main(process.argv.slice(2))
+  process.stdout.write('', () => process.exit(code))
 }

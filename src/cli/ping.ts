@@ -10,6 +10,7 @@
  * Exit code 0 when at least one ping was answered, 1 otherwise, 2 on bad usage.
  */
 import { parseArgs } from 'node:util'
+import { pathToFileURL } from 'node:url'
 import { InvalidArgumentError } from '../core/errors.ts'
 import type { TransportFactory } from '../core/transport.ts'
 import { PingBehaviour, PING_LENGTH } from '../protocols/ping/index.ts'
@@ -94,4 +95,10 @@ export async function main (argv: string[], io: CliIO = processIO, transport?: T
   }
   io.stdout.write('\n')
   return rtts.length > 0 ? 0 : 1
+}
+
+// Run directly (`node --import tsx src/cli/<command>.ts …`) until bin/libp2p-native.js lists it.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const code = await main(process.argv.slice(2))
+  process.stdout.write('', () => process.exit(code))
 }
