@@ -13,7 +13,8 @@
  *      events go to the behaviour); a connection idle past its timeout is closed here;
  *   3. network results queued since the last tick are applied in arrival order: connections
  *      established (announced to the behaviour with `connectionEstablished`) and closed, dial
- *      failures, listener changes and errors.
+ *      failures, listener closes and errors (a new listener's addresses are reported when
+ *      `listen` resolves).
  * Steps repeat until no step has work, at most `POLL_BUDGET_PER_TICK` items per tick; the rest
  * waits for the next macrotask so I/O callbacks are never starved. Ticks themselves run from
  * `setImmediate`: a wake never runs handlers inside the caller's microtask chain, so a dial's
