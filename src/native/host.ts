@@ -121,6 +121,11 @@ export interface NativeHostOptions {
 
 /** Command words preallocated; the array doubles when a tick queues more. */
 const INITIAL_COMMANDS = 256
+/**
+ * A tick that queues this many commands submits them at once and starts a new batch: bounds the
+ * word array (2 MiB) and hands work to the I/O threads while JS keeps producing.
+ */
+const MAX_COMMANDS_PER_SUBMIT = 65536
 /** JS-chosen ids wrap below the native id bit. */
 const MAX_JS_ID = 0x7fffffff
 
@@ -225,6 +230,10 @@ export class NativeHost {
     const w = this.words
     w[o] = op; w[o + 1] = conn; w[o + 2] = stream; w[o + 3] = a; w[o + 4] = b; w[o + 5] = c
     this.count++
+    if (this.count >= MAX_COMMANDS_PER_SUBMIT) {
+      this.submitNow()
+      return
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true
       if (this.flushMode === 'microtask') queueMicrotask(this.flushTask)
@@ -242,6 +251,10 @@ export class NativeHost {
   /** Submits every queued command in one native call. */
   flush (): void {
     this.flushScheduled = false
+    this.submitNow()
+  }
+
+  private submitNow (): void {
     if (this.count === 0 || this.closed) return
     const count = this.count
     const buffers = this.buffers

@@ -19,18 +19,32 @@ export function makeNode (protocols: string[] = ['/echo/1.0.0'], options: TcpOpt
   return { context, protocols: table, transport }
 }
 
-/** Echo every inbound stream back to its sender, half-closing after the remote's FIN. */
+/**
+ * Echo every inbound stream back to its sender, half-closing after the remote's FIN. Event-based
+ * ('data' / 'end', pause on backpressure) so the iterator path stays covered by readAll alone.
+ */
 export function echo (stream: Stream): void {
-  void (async () => {
-    try {
-      for await (const chunk of stream) {
-        if (!stream.send(chunk)) await stream.onDrain()
-      }
-      await stream.closeWrite()
-    } catch {
-      // reset by the test
+  stream.on('data', (chunk: Uint8Array) => {
+    if (!stream.send(chunk)) {
+      stream.pause()
+      stream.onDrain().then(() => { stream.resume() }, () => {})
     }
-  })()
+  })
+  stream.on('end', () => { stream.closeWrite().catch(() => {}) })
+}
+
+/** Everything the remote sends until its FIN, through 'data' events. */
+export async function readAllEvents (stream: Stream): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (c: Uint8Array) => { chunks.push(c) })
+    stream.once('end', resolve)
+    stream.once('close', (err?: Error) => { if (err !== undefined) reject(err); else resolve() })
+  })
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
+  let o = 0
+  for (const c of chunks) { out.set(c, o); o += c.byteLength }
+  return out
 }
 
 export async function readAll (stream: Stream): Promise<Uint8Array> {

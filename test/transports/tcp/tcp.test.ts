@@ -10,7 +10,7 @@ import type { Connection, Listener } from '../../../src/core/transport.ts'
 import type { Stream } from '../../../src/core/stream.ts'
 import { PeerIdMismatchError, StreamResetError, UnsupportedProtocolError, DialError, InvalidArgumentError } from '../../../src/core/errors.ts'
 import { generateKeyPair, peerIdFromPrivateKey } from '../../../src/identity/index.ts'
-import { makeNode, echo, readAll, withTimeout, type TestNode } from './helpers.ts'
+import { makeNode, echo, readAll, readAllEvents, withTimeout, type TestNode } from './helpers.ts'
 
 const ECHO = '/echo/1.0.0'
 const SINK = '/sink/1.0.0'
@@ -140,6 +140,18 @@ for (const family of ['ip4', 'ip6'] as const) {
       assert.equal(s.send(enc.encode('fine')), true)
       await s.closeWrite()
       assert.equal(dec.decode(await withTimeout(readAll(s), 5000, 'echo after bad sends')), 'fine')
+    })
+
+    it('carries 70k one-byte sends queued in one tick (submitted in two batches)', async () => {
+      const s = await conn.openStream(ECHO)
+      const n = 70_000  // > 65536 commands: one early submit mid-tick
+      const one = Uint8Array.of(42)
+      for (let i = 0; i < n; i++) s.send(one)
+      await s.closeWrite()
+      // 'data' events: AbstractStream's iterator shifts its queue (O(n) per shift beyond ~16k chunks)
+      const got = await withTimeout(readAllEvents(s), 20000, 'many small sends')
+      assert.equal(got.byteLength, n)
+      assert.ok(got.every(b => b === 42))
     })
 
     it('half-closes: the remote still writes after our FIN', async () => {
