@@ -794,6 +794,43 @@ void Connection::append_direct(const uint8_t* p, size_t n) {
   }
 }
 
+// Small sends queued back to back on a stream (a chatty protocol writing a few bytes at a time)
+// become ONE Yamux frame: one header, one data event at the receiver, bytes copied into the open
+// Noise message. Returns false when the front item alone does not fit (caller sends it as usual).
+bool Connection::coalesce_small(StreamState& st, uint32_t window, bool hold_js) {
+  uint32_t limit = std::min(window, kMaxCoalescedFrame);
+  uint32_t total = 0;
+  size_t k = 0;
+  for (auto it = st.sendq.begin(); it != st.sendq.end(); ++it) {
+    if (it->js && hold_js) break;
+    uint32_t a = it->len - it->off;
+    if (a >= kCopySendThreshold || total + a > limit) break;
+    total += a;
+    k++;
+  }
+  if (k < 2) return false;  // a single item takes the ordinary path
+  bool last = k == st.sendq.size() && st.fin_requested && !st.fin_sent;
+  uint8_t hdr[yamux::kHeaderLength];
+  if (!mux_->write_data_header(st.yid, total, last, hdr)) return false;
+  append_plain(hdr, sizeof(hdr));
+  for (size_t i = 0; i < k && phase_ != Phase::kClosed; i++) {
+    StreamState::Pending& item = st.sendq.front();
+    uint32_t a = item.len - item.off;
+    append_plain(item.p + item.off, a);
+    if (item.js) {
+      st.written_unreported += a;
+      count_proto(st.proto, kProtoBytesOut, a);
+    }
+    st.sendq.pop_front();
+  }
+  count(kFramesOut, 1);
+  if (last) {
+    st.fin_sent = true;
+    th_.batch().add(Ev::kWriteClosed, id_, st.handle);
+  }
+  return true;
+}
+
 void Connection::pump_streams() {
   size_t rounds = sendlist_.size();
   while (!sendlist_.empty() && out_len_ - out_sent_ < kMaxOutputBuffer && phase_ != Phase::kClosed) {
@@ -808,6 +845,11 @@ void Connection::pump_streams() {
       if (item.js && hold_js) break;
       uint32_t w = mux_->send_window(st.yid);
       if (w == 0) break;
+      if (item.len - item.off < kCopySendThreshold && coalesce_small(st, w, hold_js)) {
+        if (phase_ == Phase::kClosed) return;
+        progressed = true;
+        continue;
+      }
       uint32_t n = std::min({item.len - item.off, w, kMaxDataFrame});
       bool last = n == item.len - item.off && st.sendq.size() == 1 && st.fin_requested && !st.fin_sent;
       uint8_t hdr[yamux::kHeaderLength];

@@ -111,6 +111,7 @@ class Connection {
   void seal_open();
   void append_direct(const uint8_t* p, size_t n);
   void pump_streams();
+  bool coalesce_small(StreamState& st, uint32_t window, bool hold_js);
   void write_socket();
   void queue_stream_bytes(StreamState& st, std::vector<uint8_t>&& bytes, bool front);
   void schedule(StreamState& st);

@@ -56,6 +56,9 @@ inline constexpr size_t kKeepOutputBuffer = 64 * 1024;
 // buffer with the header sealed in the preceding message. 8 KiB: the copy costs less than a second
 // AEAD call and a 16-byte tag below that size.
 inline constexpr size_t kCopySendThreshold = 8 * 1024;
+// Consecutive small sends of one stream are merged into one data frame of at most this size:
+// half a Noise message, so the merged frame usually shares its message with the next one.
+inline constexpr uint32_t kMaxCoalescedFrame = 32 * 1024;
 // Largest Yamux data frame we emit: 256 KiB (the initial window), so a frame never waits on more
 // window than a fresh stream has, and the 12-byte header is amortised over 4 Noise messages.
 inline constexpr uint32_t kMaxDataFrame = 256 * 1024;
