@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto'
 import { logger as defaultLogger, type Logger } from '../../log/index.ts'
 import { createKadConfig, kadProtocols, type KadConfig } from './config.ts'
 import {
-  MAINTENANCE_INTERVAL, MAX_ACTIVE_QUERIES, MAX_ADDRESS_CACHE, MAX_PENDING_REQUESTS_PER_PEER,
+  MAINTENANCE_INTERVAL, MAX_ACTIVE_QUERIES, MAX_ADDRESS_CACHE, MAX_NOT_SERVER_CACHE, MAX_PENDING_REQUESTS_PER_PEER,
   MAX_PROVIDERS_PER_RESPONSE, STORE_EXPIRY_INTERVAL
 } from './constants.ts'
 import { KadHandler, type InboundId, type KadHandlerIn, type KadHandlerOut, type RequestId } from './handler.ts'
@@ -142,6 +142,8 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   private readonly addressCache = new Map<string, Multiaddr[]>()
   /** Peers confirmed to speak our protocol (so they may enter the table). */
   private readonly confirmedServers = new Set<string>()
+  /** Peers whose probe failed (clients), so their next request does not probe again (bounded LRU). */
+  private readonly notServers = new Set<string>()
   private readonly admission: AdmissionQueue
   private readonly confirmedExternal = new Set<string>()
   private readonly listenAddrs = new Map<string, Multiaddr>()
@@ -723,7 +725,13 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   private onRequestFailed (requestId: RequestId, error: Error): void {
     const t = this.takeRequest(requestId)
     if (t === undefined) return
-    if (t.r.admission) { this.admission.finish(t.r.peer, false); return }
+    if (t.r.admission) {
+      this.admission.finish(t.r.peer, false)
+      this.notServers.delete(t.r.peer.toString())
+      this.notServers.add(t.r.peer.toString())
+      if (this.notServers.size > MAX_NOT_SERVER_CACHE) this.notServers.delete(this.notServers.values().next().value as string)
+      return
+    }
     const q = t.q
     if (q === undefined) return
     q.stats.failed++
@@ -748,7 +756,15 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     this.table.recordRtt(peer, Math.max(0, this.now - t.r.sentAt))
     if (t.r.admission) {
       const c = this.admission.finish(peer, true)
-      if (c !== undefined) this.insertPeer(peer, c.addrs)
+      if (c === undefined) return
+      // It answered a kad request: a server. Addresses may have come (identify) since it was queued.
+      this.confirmedServers.add(peer.toString())
+      const addrs = [...c.addrs]
+      for (const a of [...(this.connections.get(peer.toString())?.dialerAddrs ?? []), ...(this.addressCache.get(peer.toString()) ?? [])]) {
+        if (!addrs.some(x => x.equals(a))) addrs.push(a)
+      }
+      if (addrs.length === 0) this.out.push({ type: 'generateEvent', event: { type: 'unroutablePeer', peer, reason: 'no dialable address' } })
+      else this.insertPeer(peer, addrs)
       return
     }
     const q = t.q
@@ -832,6 +848,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
       this.out.push({ type: 'notifyHandler', peerId: peer, handler: { connectionId }, event: { type: 'respond', inboundId, message: undefined, refuse: true } })
     }
     if (!this.server) { refuse(); return }
+    this.probeIfUnknown(peer)
     const wall = this.wallClock()
     const key = m.key ?? new Uint8Array(0)
     const event = (request: InboundRequest): void => { this.out.push({ type: 'generateEvent', event: { type: 'inboundRequest', peer, request } }) }
@@ -961,6 +978,20 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   }
 
   // ---- internals: routing table and mode ------------------------------------------------------
+
+  /**
+   * A peer that sends us kad requests may be a server we do not know (it dialled us, and identify
+   * has not told our handler its protocols). Probe it with a FIND_NODE over the existing
+   * connection, as Go's lookup check does: a server answers and enters the table with the
+   * addresses identify reported; a client resets the stream and is remembered as not a server.
+   */
+  private probeIfUnknown (peer: PeerId): void {
+    if (this.config.kbucketInserts !== 'onConnected') return
+    const id = peer.toString()
+    if (this.table.has(peer) || this.confirmedServers.has(id) || this.notServers.has(id) || this.admission.isPending(peer)) return
+    this.admission.enqueue(peer, [...(this.addressCache.get(id) ?? [])])
+    this.out.wake()
+  }
 
   private tryInsert (peer: PeerId): void {
     if (this.table.has(peer)) return

@@ -28,3 +28,5 @@ export const MAX_PROVIDERS_PER_RESPONSE = 20
 export const STORE_EXPIRY_INTERVAL = 60_000
 /** Interval between pending-entry and admission timeout checks when nothing else is due (ms). */
 export const MAINTENANCE_INTERVAL = 1_000
+/** Peers remembered as not being kad servers (their probe failed), so they are not probed on every request; a tenth of the address cache. */
+export const MAX_NOT_SERVER_CACHE = 1024

@@ -117,7 +117,9 @@ export class KadHandler implements ConnectionHandler<KadHandlerIn, KadHandlerOut
   onOutboundStreamError (requestId: RequestId, error: StreamUpgradeError): void {
     const req = this.active.get(requestId)
     if (req === undefined) return
-    if (error.kind === 'unsupported' && this.confirmed !== false) {
+    if (error.kind === 'unsupported') {
+      // Reported on every refusal, not only the first: the behaviour may have re-added the peer
+      // (addAddress) since, and must drop it again.
       this.confirmed = false
       this.out.push({ type: 'notifyBehaviour', event: { type: 'protocolUnsupported' } })
     }

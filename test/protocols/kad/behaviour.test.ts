@@ -352,3 +352,28 @@ test('an invalid inbound record is refused at once: the stream is reset, the sen
     await closeAll(swarms)
   }
 })
+
+test('a server learns peers that query it by probing them (Go lookup check); clients are not added', async () => {
+  const { MemoryNetwork } = await import('../../../src/transports/memory/index.ts')
+  const { createKadSwarm } = await import('./net.ts')
+  const network = new MemoryNetwork()
+  // No identify emulation here: the probe is the only way A learns B.
+  const a = await createKadSwarm(network, server)
+  const b = await createKadSwarm(network, server)
+  const c = await createKadSwarm(network, { ...server, config: { ...server.config, mode: 'client' as const } })
+  try {
+    // What identify would report: B's listen address.
+    a.behaviour.onSwarmEvent({ type: 'newExternalAddrOfPeer', peerId: b.localPeerId, address: listenAddr(b) })
+    b.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    c.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    await run(b, k => k.getClosestPeers(new Uint8Array([7])))
+    await run(c, k => k.getClosestPeers(new Uint8Array([8])))
+    for (let i = 0; i < 100 && !a.behaviour.table.has(b.localPeerId); i++) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.ok(a.behaviour.table.has(b.localPeerId), 'the server that queried A was probed and added')
+    assert.ok(a.behaviour.table.get(b.localPeerId)?.addrs.some(x => x.equals(listenAddr(b))))
+    await run(c, k => k.getClosestPeers(new Uint8Array([9])))
+    assert.ok(!a.behaviour.table.has(c.localPeerId), 'a client is never added')
+  } finally {
+    await closeAll([a, b, c])
+  }
+})
