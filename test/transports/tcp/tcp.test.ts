@@ -146,10 +146,11 @@ for (const family of ['ip4', 'ip6'] as const) {
       const s = await conn.openStream(ECHO)
       const n = 70_000  // > 65536 commands: one early submit mid-tick
       const one = Uint8Array.of(42)
+      // 'data' events: AbstractStream's iterator shifts its queue (O(n) per shift beyond ~16k chunks)
+      const reading = readAllEvents(s)
       for (let i = 0; i < n; i++) s.send(one)
       await s.closeWrite()
-      // 'data' events: AbstractStream's iterator shifts its queue (O(n) per shift beyond ~16k chunks)
-      const got = await withTimeout(readAllEvents(s), 20000, 'many small sends')
+      const got = await withTimeout(reading, 20000, 'many small sends')
       assert.equal(got.byteLength, n)
       assert.ok(got.every(b => b === 42))
     })
