@@ -24,13 +24,14 @@ import { loadOrCreateKeyFile, peerIdFromPrivateKey } from '../identity/index.ts'
 import { IdentifyBehaviour } from '../protocols/identify/index.ts'
 import { PingBehaviour } from '../protocols/ping/index.ts'
 import { Kademlia } from '../protocols/kad/behaviour.ts'
-import type { KadConfig, KadMode } from '../protocols/kad/config.ts'
+import { createKadConfig, type KadConfig, type KadMode } from '../protocols/kad/config.ts'
 import type { KadEvent } from '../protocols/kad/types.ts'
 import { parseMultiaddr, splitPeerId } from '../utils/multiaddr.ts'
 import { transportFor } from './swarm-node.ts'
 
 export const USAGE = `usage: libp2p-native node --data-dir DIR [--listen MULTIADDR]… [--bootstrap MULTIADDR/p2p/ID]…
        [--mode server|client|auto|auto-server] [--lan] [--protocol-prefix /name] [--accept-unknown-namespaces] [--quiet]
+       [--kad-config JSON]   any KadConfig fields, e.g. '{"replicationInterval":60000}' (docs/kad-parameters.md)
 `
 /** Kubo's default swarm address: all interfaces, TCP 4001. */
 export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4001'
@@ -63,6 +64,7 @@ export async function main (argv: string[], io: CliIO = processIO, options: Node
         'protocol-prefix': { type: 'string' },
         quiet: { type: 'boolean' },
         'accept-unknown-namespaces': { type: 'boolean' },
+        'kad-config': { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       },
       allowPositionals: false,
@@ -82,6 +84,14 @@ export async function main (argv: string[], io: CliIO = processIO, options: Node
     if (values.lan === true) config.protocolExtension = '/lan'
     if (values['protocol-prefix'] !== undefined) config.protocolPrefix = values['protocol-prefix']
     quiet = values.quiet === true
+    if (values['kad-config'] !== undefined) {
+      let extra: unknown
+      try { extra = JSON.parse(values['kad-config']) } catch { throw new InvalidArgumentError('--kad-config must be a JSON object') }
+      if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) throw new InvalidArgumentError('--kad-config must be a JSON object')
+      Object.assign(config, extra)
+    }
+    // Validate now, so a bad combination is a usage error with the validator's message.
+    createKadConfig(config)
     acceptUnknownNamespaces = values['accept-unknown-namespaces'] === true
   } catch (err) {
     io.stderr.write(`libp2p-native node: ${(err as Error).message}\n${USAGE}`)

@@ -491,7 +491,8 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     const timeout = extra.timeout !== undefined ? extra.timeout : this.config.queryTimeout
     const q: Query = {
       id, kind, trigger, key,
-      iter: this.newIter(key.hash, timeout),
+      // Record and provider lookups ask all k closest (Go's follow-up), not only the β that ended the walk.
+      iter: this.newIter(key.hash, timeout, kind === 'getRecord' || kind === 'getProviders'),
       phase: 'lookup',
       stats: { requests: 0, succeeded: 0, failed: 0, hops: 0, start: this.now, end: undefined },
       step: 0,
@@ -523,14 +524,15 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     return this.startQuery('bootstrap', self, trigger, { targets, timeout })
   }
 
-  private newIter (target: Uint8Array, timeout: number | null): QueryPeersIter {
+  private newIter (target: Uint8Array, timeout: number | null, followup = false): QueryPeersIter {
     const c = this.config
     const cfg: ClosestPeersConfig = {
       parallelism: c.alpha,
       resiliency: c.resiliency,
       numResults: c.replicationFactor,
       peerTimeout: c.requestTimeout,
-      deadline: timeout === null ? undefined : this.now + timeout
+      deadline: timeout === null ? undefined : this.now + timeout,
+      followup
     }
     const initial = this.table.closest(target, c.replicationFactor, e => this.queryAllowed(e.peer, e.addrs)).map(e => e.peer)
     return c.disjointPaths

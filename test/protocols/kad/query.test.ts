@@ -194,3 +194,21 @@ test('cancellation and exhaustion', () => {
   assert.deepEqual(allFail.next(1), { state: 'finished', reason: 'exhausted' })
   assert.deepEqual(allFail.result(), [])
 })
+
+test('property: with β = 3 and follow-up (Go), every one of the k closest peers is asked', () => {
+  const rng = new Rng(27)
+  const net = new SimNetwork(rng, 300)
+  for (let i = 0; i < 40; i++) {
+    const from = rng.pick(net.peers)
+    const target = keyFromBytes(rng.bytes(16)).hash
+    const initial = net.table(from).closest(target, K).map(e => e.peer)
+    const it = new ClosestPeersIter(target, initial, cfg({ parallelism: 3, resiliency: 3, followup: true }), [from])
+    const { result, contacted, reason } = net.run(rng, it, target, new Set())
+    assert.equal(reason, 'converged')
+    const truth = net.trueClosest(target, K, new Set([from.toString()]))
+    assert.deepEqual(result, truth)
+    const asked = new Set(contacted.map(String))
+    assert.ok(truth.every(p => asked.has(p)), 'every true closest peer was contacted')
+    assert.ok(it.states().filter(s => truth.includes(s.peer.toString())).every(s => s.state === 'succeeded'))
+  }
+})

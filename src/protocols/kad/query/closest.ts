@@ -42,6 +42,12 @@ export interface ClosestPeersConfig {
   peerTimeout: number
   /** Absolute deadline of the whole lookup (ms), or undefined. */
   deadline?: number
+  /**
+   * Go's `runLookupWithFollowup`: once β converged, also ask every peer among the `numResults`
+   * closest that was not contacted yet (without walking on from their answers). Used for record
+   * and provider lookups, so holders among the k closest are not skipped by an early β stop.
+   */
+  followup?: boolean
 }
 
 export type IterState =
@@ -105,7 +111,10 @@ export class ClosestPeersIter implements QueryPeersIter {
     for (const e of this.peers) {
       if (e.state === 'waiting' && now >= e.deadline) { e.state = 'unresponsive'; this.inFlight-- }
     }
-    if (this.converged()) return this.end('converged')
+    if (this.followupSet !== undefined || this.converged()) {
+      if (this.config.followup !== true) return this.end('converged')
+      return this.nextFollowup(now)
+    }
     const contact: PeerId[] = []
     // Peers closer than the current one that answered or may still answer.
     let live = 0
@@ -177,6 +186,37 @@ export class ClosestPeersIter implements QueryPeersIter {
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  /** Peers still to ask in the follow-up phase (ids), fixed when it starts. */
+  private followupSet: Set<string> | undefined
+
+  private nextFollowup (now: number): IterState {
+    if (this.followupSet === undefined) {
+      this.followupSet = new Set()
+      let n = 0
+      for (const e of this.peers) {
+        if (e.state === 'failed' || e.state === 'unresponsive') continue
+        if (++n > this.config.numResults) break
+        if (e.state === 'notContacted') this.followupSet.add(e.peer.toString())
+      }
+    }
+    const contact: PeerId[] = []
+    for (const id of this.followupSet) {
+      if (this.inFlight >= this.config.parallelism) break
+      const e = this.byId.get(id)
+      this.followupSet.delete(id)
+      if (e === undefined || e.state !== 'notContacted') continue
+      if (this.canContact !== undefined && !this.canContact(e.peer)) { e.state = 'failed'; continue }
+      e.state = 'waiting'
+      e.deadline = now + this.config.peerTimeout
+      this.inFlight++
+      this.requests++
+      contact.push(e.peer)
+    }
+    if (contact.length > 0) return { state: 'contact', peers: contact }
+    if (this.inFlight === 0 && this.followupSet.size === 0) return this.end('converged')
+    return { state: 'waiting' }
+  }
 
   private end (reason: 'converged' | 'exhausted' | 'timeout' | 'cancelled'): IterState {
     this.finishedReason = reason
