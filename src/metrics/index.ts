@@ -25,8 +25,8 @@ import { KadMetrics } from '../protocols/kad/metrics.ts'
 import { SwarmMetrics, type ProtocolCounterInput } from './swarm.ts'
 import { IdentifyMetrics, PingMetrics, RequestResponseMetrics } from './behaviours.ts'
 
-export { SwarmMetrics, connectionErrorCause, closeCauseLabel, CONNECTION_DURATION_BUCKETS, MAX_PROTOCOL_LABELS } from './swarm.ts'
-export type { ProtocolCounterSource, ProtocolCounterInput, SwarmMetricsOptions, ConnectionErrorCause } from './swarm.ts'
+export { SwarmMetrics, ConnectionMetrics, connectionErrorCause, closeCauseLabel, CONNECTION_DURATION_BUCKETS, MAX_PROTOCOL_LABELS } from './swarm.ts'
+export type { ConnectionView, ProtocolCounterSource, ProtocolCounterInput, SwarmMetricsOptions, ConnectionErrorCause } from './swarm.ts'
 export { PingMetrics, IdentifyMetrics, RequestResponseMetrics, errorOutcome, PING_RTT_BUCKETS, REQUEST_DURATION_BUCKETS, MAX_TIMED_INBOUND_REQUESTS } from './behaviours.ts'
 export { serveMetrics, METRICS_PATH, type MetricsServer, type ServeMetricsOptions } from './http.ts'
 

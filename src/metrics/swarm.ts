@@ -7,7 +7,7 @@
  * ids (the protocols this node speaks, capped by MAX_PROTOCOL_LABELS). No peer ids, no addresses.
  */
 import { Counter, Gauge, Histogram, type Registry, type RegistryContentType } from 'prom-client'
-import type { ConnectionId, Endpoint } from '../core/behaviour.ts'
+import type { Endpoint } from '../core/behaviour.ts'
 import { ConnectionDenied } from '../core/behaviour.ts'
 import type { Connection, ConnectionCounters, Transport } from '../core/transport.ts'
 import type { CloseCause, SwarmEvent } from '../core/swarm/events.ts'
@@ -92,33 +92,43 @@ function directionOf (endpoint: Endpoint): 'inbound' | 'outbound' {
 interface Tracked { connection: Connection, transport: string, direction: 'inbound' | 'outbound' }
 type Totals = Pick<ConnectionCounters, 'bytesIn' | 'bytesOut'>
 
+/** What the connection gauges read at scrape time. */
+export interface ConnectionView {
+  /** Established connections now. */
+  connections(): Iterable<{ direction: 'inbound' | 'outbound', transport: string }>
+  /** Dials in progress now (0 for a node that never dials). */
+  pendingDials(): number
+  /** Bound listen addresses now. */
+  listenAddresses(): number
+}
+
 /**
- * The Swarm recorder. Built by `Metrics` (src/metrics/index.ts), which routes events to it; usable
- * alone: `const m = new SwarmMetrics(swarm, { registry }); swarm.on('*', e => m.onEvent(e))`.
+ * The connection-level figures, fed by calls from an event source: `SwarmMetrics` (below) calls
+ * them from SwarmEvents; a node without a Swarm (the perf server's bare connections, src/cli/perf.ts)
+ * calls them from its listener's and connections' events. Metric names are the same in both, so
+ * one dashboard serves both.
  */
-export class SwarmMetrics {
-  private readonly opened: Counter<'direction' | 'transport'>
-  private readonly closed: Counter<'direction' | 'transport' | 'cause'>
+export class ConnectionMetrics {
+  private readonly openedCounter: Counter<'direction' | 'transport'>
+  private readonly closedCounter: Counter<'direction' | 'transport' | 'cause'>
   private readonly dials: Counter
   private readonly dialErrors: Counter<'cause'>
   private readonly incomingErrors: Counter<'cause'>
   private readonly upgradeDuration: Histogram<'direction' | 'transport'>
   private readonly dialDuration: Histogram<'transport'>
-  /** Live connections (connectionEstablished → connectionClosed), for byte totals at scrape time. */
-  private readonly live = new Map<ConnectionId, Tracked>()
+  /** Live connections (opened → closed), for byte totals at scrape time. */
+  private readonly live = new Map<unknown, Tracked>()
   /** Bytes of connections already closed, per transport: the byte counters stay monotonic. */
   private readonly closedBytes = new Map<string, Totals>()
-  private readonly swarm: Swarm<any>
 
-  constructor (swarm: Swarm<any>, options: SwarmMetricsOptions) {
-    this.swarm = swarm
+  constructor (view: ConnectionView, options: SwarmMetricsOptions) {
     const p = options.prefix ?? 'libp2p_swarm'
     const registers = [options.registry]
     const live = this.live
     const closedBytes = this.closedBytes
     const sources = options.protocolCounters ?? []
-    this.opened = new Counter({ name: `${p}_connections_opened_total`, help: 'Connections established, by direction and transport', labelNames: ['direction', 'transport'], registers })
-    this.closed = new Counter({ name: `${p}_connections_closed_total`, help: 'Connections closed, by direction, transport and cause (idle, local, shutdown, remote)', labelNames: ['direction', 'transport', 'cause'], registers })
+    this.openedCounter = new Counter({ name: `${p}_connections_opened_total`, help: 'Connections established, by direction and transport', labelNames: ['direction', 'transport'], registers })
+    this.closedCounter = new Counter({ name: `${p}_connections_closed_total`, help: 'Connections closed, by direction, transport and cause (idle, local, shutdown, remote)', labelNames: ['direction', 'transport', 'cause'], registers })
     this.dials = new Counter({ name: `${p}_dials_total`, help: 'Dials started (one per dial, whatever its number of addresses)', registers })
     this.dialErrors = new Counter({ name: `${p}_dial_errors_total`, help: 'Outgoing connections that failed, by cause', labelNames: ['cause'], registers })
     this.incomingErrors = new Counter({ name: `${p}_incoming_connection_errors_total`, help: 'Incoming connections that failed or were denied, by cause', labelNames: ['cause'], registers })
@@ -132,18 +142,17 @@ export class SwarmMetrics {
       collect () {
         this.reset()
         const counts = new Map<string, { direction: string, transport: string, n: number }>()
-        for (const c of swarm.connections()) {
-          const direction = directionOf(c.endpoint)
-          const key = `${direction}\0${c.transport}`
+        for (const { direction, transport } of view.connections()) {
+          const key = `${direction}\0${transport}`
           const entry = counts.get(key)
-          if (entry === undefined) counts.set(key, { direction, transport: c.transport, n: 1 })
+          if (entry === undefined) counts.set(key, { direction, transport, n: 1 })
           else entry.n++
         }
         for (const { direction, transport, n } of counts.values()) this.set({ direction, transport }, n)
       }
     })
-    new Gauge({ name: `${p}_pending_dials`, help: 'Dials in progress now', registers, collect () { this.set(swarm.numPendingDials) } })
-    new Gauge({ name: `${p}_listen_addresses`, help: 'Bound listen addresses now', registers, collect () { this.set(swarm.listenAddresses().length) } })
+    new Gauge({ name: `${p}_pending_dials`, help: 'Dials in progress now', registers, collect () { this.set(view.pendingDials()) } })
+    new Gauge({ name: `${p}_listen_addresses`, help: 'Bound listen addresses now', registers, collect () { this.set(view.listenAddresses()) } })
     new Counter({
       name: `${p}_transport_bytes_total`,
       help: 'Bytes received (in) and sent (out) on connections, by transport, from the transports\' per-connection counters (native memory for TCP)',
@@ -192,40 +201,78 @@ export class SwarmMetrics {
         }
       })
     }
-    // Connections already established when the recorder is attached are counted from now on.
-    for (const c of swarm.connections()) this.live.set(c.connectionId, { connection: c.connection, transport: c.transport, direction: directionOf(c.endpoint) })
+  }
+
+  /** A connection is up: counts it, times its upgrade (and its dial when `dialMs` is known). */
+  opened (id: unknown, connection: Connection | undefined, direction: 'inbound' | 'outbound', transport: string, dialMs?: number): void {
+    this.openedCounter.inc({ direction, transport })
+    if (dialMs !== undefined) this.dialDuration.observe({ transport }, Math.max(0, dialMs) / 1000)
+    // Undefined when the connection was already gone by the time its event was delivered.
+    if (connection === undefined) return
+    const { open, upgraded } = connection.timeline
+    this.upgradeDuration.observe({ direction, transport }, Math.max(0, upgraded - open) / 1000)
+    this.live.set(id, { connection, transport, direction })
+  }
+
+  /** Starts reading a connection's bytes without counting it as opened (it predates the recorder). */
+  adopt (id: unknown, connection: Connection, direction: 'inbound' | 'outbound', transport: string): void {
+    this.live.set(id, { connection, transport, direction })
+  }
+
+  /** A connection is gone: counts the close and keeps its final byte counts. */
+  closed (id: unknown, direction: 'inbound' | 'outbound', cause: string, transport?: string): void {
+    const tracked = this.live.get(id)
+    this.closedCounter.inc({ direction, transport: tracked?.transport ?? transport ?? 'unknown', cause })
+    if (tracked === undefined) return
+    this.live.delete(id)
+    // The transports keep a closed connection's final counters (tcp: finalCounters).
+    const c = tracked.connection.counters()
+    const t = this.closedBytes.get(tracked.transport)
+    if (t === undefined) this.closedBytes.set(tracked.transport, { bytesIn: c.bytesIn, bytesOut: c.bytesOut })
+    else { t.bytesIn += c.bytesIn; t.bytesOut += c.bytesOut }
+  }
+
+  dialStarted (): void { this.dials.inc() }
+
+  dialFailed (error: Error, addressErrors: ReadonlyArray<{ error: Error }> = []): void {
+    this.dialErrors.inc({ cause: connectionErrorCause(error, addressErrors) })
+  }
+
+  incomingFailed (error: Error): void {
+    this.incomingErrors.inc({ cause: connectionErrorCause(error) })
+  }
+}
+
+/**
+ * The Swarm recorder: ConnectionMetrics fed from SwarmEvents, its gauges read from the Swarm.
+ * Built by `Metrics` (src/metrics/index.ts), which routes events to it; usable alone:
+ * `const m = new SwarmMetrics(swarm, { registry }); swarm.on('*', e => m.onEvent(e))`.
+ */
+export class SwarmMetrics extends ConnectionMetrics {
+  private readonly swarm: Swarm<any>
+
+  constructor (swarm: Swarm<any>, options: SwarmMetricsOptions) {
+    super({
+      * connections () { for (const c of swarm.connections()) yield { direction: directionOf(c.endpoint), transport: c.transport } },
+      pendingDials: () => swarm.numPendingDials,
+      listenAddresses: () => swarm.listenAddresses().length
+    }, options)
+    this.swarm = swarm
+    // Connections already established when the recorder is attached: their bytes count from here.
+    for (const c of swarm.connections()) this.adopt(c.connectionId, c.connection, directionOf(c.endpoint), c.transport)
   }
 
   onEvent (e: SwarmEvent<unknown>): void {
     switch (e.type) {
       case 'connectionEstablished': {
-        const direction = directionOf(e.endpoint)
-        this.opened.inc({ direction, transport: e.transport })
-        if (e.establishedInMs !== undefined) this.dialDuration.observe({ transport: e.transport }, Math.max(0, e.establishedInMs) / 1000)
         const info = this.swarm.connections(e.peerId).find(c => c.connectionId === e.connectionId)
-        if (info !== undefined) {
-          this.live.set(e.connectionId, { connection: info.connection, transport: e.transport, direction })
-          const { open, upgraded } = info.connection.timeline
-          this.upgradeDuration.observe({ direction, transport: e.transport }, Math.max(0, upgraded - open) / 1000)
-        }
+        this.opened(e.connectionId, info?.connection, directionOf(e.endpoint), e.transport, e.establishedInMs)
         return
       }
-      case 'connectionClosed': {
-        const tracked = this.live.get(e.connectionId)
-        const direction = directionOf(e.endpoint)
-        this.closed.inc({ direction, transport: tracked?.transport ?? 'unknown', cause: closeCauseLabel(e.cause) })
-        if (tracked === undefined) return
-        this.live.delete(e.connectionId)
-        // The transports keep a closed connection's final counters (tcp: finalCounters).
-        const c = tracked.connection.counters()
-        const t = this.closedBytes.get(tracked.transport)
-        if (t === undefined) this.closedBytes.set(tracked.transport, { bytesIn: c.bytesIn, bytesOut: c.bytesOut })
-        else { t.bytesIn += c.bytesIn; t.bytesOut += c.bytesOut }
-        return
-      }
-      case 'dialing': this.dials.inc(); return
-      case 'outgoingConnectionError': this.dialErrors.inc({ cause: connectionErrorCause(e.error, e.addressErrors) }); return
-      case 'incomingConnectionError': this.incomingErrors.inc({ cause: connectionErrorCause(e.error) })
+      case 'connectionClosed': this.closed(e.connectionId, directionOf(e.endpoint), closeCauseLabel(e.cause)); return
+      case 'dialing': this.dialStarted(); return
+      case 'outgoingConnectionError': this.dialFailed(e.error, e.addressErrors); return
+      case 'incomingConnectionError': this.incomingFailed(e.error)
     }
   }
 }
