@@ -1,6 +1,8 @@
 #include "io/io_thread.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <cerrno>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -36,9 +38,13 @@ std::vector<std::string> lines(const std::string& s) {
 IoThread::IoThread(Host& host, uint32_t index) : host_(host), index_(index) {
   const char* spin = getenv("LIBP2P_NATIVE_SPIN_US");
   spin_ns_ = spin != nullptr ? static_cast<uint64_t>(atoll(spin)) * 1000 : kDefaultSpinNs;
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-IoThread::~IoThread() { stop(); }
+IoThread::~IoThread() {
+  stop();
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+}
 
 bool IoThread::start() {
   if (!loop_.ok()) return false;
@@ -228,7 +234,20 @@ void IoThread::handle_listener(ListenerState& l) {
   for (;;) {
     SockAddr peer;
     int fd = tcp_accept(l.fd, peer);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if ((errno == EMFILE || errno == ENFILE) && spare_fd_ >= 0) {
+        // Out of descriptors: the level-triggered listener would wake us forever. Use the spare
+        // descriptor to accept and drop the connection, so the backlog drains (shed load).
+        // (Linux reports EMFILE before looking at the queue: stop once nothing is pending.)
+        ::close(spare_fd_);
+        int shed = ::accept(l.fd, nullptr, nullptr);
+        if (shed >= 0) ::close(shed);
+        spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (shed < 0) return;
+        continue;
+      }
+      return;
+    }
     uint32_t t = host_.next_thread();
     if (t == index_) {
       adopt(fd, l.id, false, 0, nullptr, {});

@@ -85,6 +85,7 @@ class IoThread {
   std::atomic<bool> stop_{false};
 
   uint64_t spin_ns_ = 0;
+  int spare_fd_ = -1;  // released to accept-and-drop when out of descriptors (EMFILE)
   bool notified_js_ = false;
   std::atomic<bool> inbox_pending_{false};
   std::mutex inbox_mu_;

@@ -242,6 +242,41 @@ describe('native tcp: malformed input closes only that connection', () => {
     raw.close()
   })
 
+  it('a listener out of file descriptors sheds connections and recovers', async (t) => {
+    const { spawnSync, spawn } = await import('node:child_process')
+    if (spawnSync('prlimit', ['--version']).status !== 0) { t.skip('prlimit not available'); return }
+    const { createInterface } = await import('node:readline')
+    const { connect } = await import('node:net')
+    // ~40 descriptors are taken by node itself; 96 leaves room for a few dozen sockets
+    const child = spawn('prlimit', ['--nofile=96', process.execPath, '--import', 'tsx', new URL('./fd-limit-server.ts', import.meta.url).pathname],
+      { stdio: ['pipe', 'pipe', 'inherit'] })
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+    try {
+      const addr = (await withTimeout(lines.next(), 20000, 'child address')).value as string
+      const port = Number(addr.split('/')[4])
+      // Far more raw TCP connections than descriptors: the listener must not spin or die.
+      const sockets = await Promise.all(Array.from({ length: 150 }, async () => await new Promise<import('node:net').Socket>((resolve) => {
+        const s = connect(port, '127.0.0.1')
+        s.on('error', () => {})
+        s.once('connect', () => { resolve(s) })
+        s.once('close', () => { resolve(s) })
+      })))
+      await new Promise(r => setTimeout(r, 300))
+      for (const s of sockets) s.destroy()
+      await new Promise(r => setTimeout(r, 300))
+      // After the flood the child still accepts and upgrades a real connection.
+      const conn = await withTimeout(client.transport.dial(multiaddr(addr)), 10000, 'dial after exhaustion')
+      const s = await conn.openStream(ECHO)
+      s.send(new TextEncoder().encode('alive'))
+      await s.closeWrite()
+      assert.equal(new TextDecoder().decode(await withTimeout(readAll(s), 5000, 'echo')), 'alive')
+      await conn.close()
+    } finally {
+      child.stdin.end()
+      await new Promise(r => { child.once('exit', r); setTimeout(r, 5000) })
+    }
+  })
+
   it('the remote vanishing mid-handshake is reported, not fatal', async () => {
     const n = inboundErrors.length
     const raw = await RawPeer.connect('127.0.0.1', port)
