@@ -389,6 +389,7 @@ export class NativeHost {
           const len = records[o + 7] as number
           if (dial !== undefined) {
             this.dials.delete(connId)
+            this.releaseConnection(connId)  // lets native forget the dial id's thread
             dial.onFailed(a, len > 0 ? blob.slice(off, off + len) : undefined)
           } else {
             this.listeners.get(records[o + 5] as number)?.onInboundFailed(a)
