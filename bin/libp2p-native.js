@@ -9,7 +9,9 @@ import { dirname, join } from 'node:path'
 const COMMANDS = {
   perf: 'cli/perf',
   dht: 'cli/dht',
-  node: 'cli/node'
+  node: 'cli/node',
+  ping: 'cli/ping',
+  identify: 'cli/identify'
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')

@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { InvalidArgumentError } from '../core/errors.ts'
 import type { TransportFactory } from '../core/transport.ts'
-import { IdentifyBehaviour, type IdentifyEvent } from '../protocols/identify/index.ts'
+import { IdentifyBehaviour, IDENTIFY_PROTOCOL, type IdentifyEvent } from '../protocols/identify/index.ts'
+import { StreamUpgradeError } from '../core/handler.ts'
 import { parseMultiaddr } from '../utils/multiaddr.ts'
 import { connectOnce } from './swarm-node.ts'
 
@@ -71,14 +72,20 @@ export async function main (argv: string[], io: CliIO = processIO, transport?: T
     }, null, 2)}\n`)
     return 0
   } catch (err) {
-    io.stderr.write(`libp2p-native identify: ${(err as Error).message}\n`)
+    io.stderr.write(`libp2p-native identify: ${describe(err as Error)}\n`)
     return 1
   } finally {
     await swarm.close()
   }
 }
 
-// Run directly (`node --import tsx src/cli/<command>.ts …`) until bin/libp2p-native.js lists it.
+/** A peer without identify (a perf server, say) fails stream negotiation: say so in words. */
+function describe (err: Error): string {
+  const unsupported = (err instanceof StreamUpgradeError && err.kind === 'unsupported') || (err as { code?: unknown }).code === 'ERR_UNSUPPORTED_PROTOCOL'
+  return unsupported ? `the peer does not speak identify (${IDENTIFY_PROTOCOL}): ${err.message}` : err.message
+}
+
+// Also runs directly (`node --import tsx src/cli/identify.ts …`); bin/libp2p-native.js lists it.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const code = await main(process.argv.slice(2))
   process.stdout.write('', () => process.exit(code))

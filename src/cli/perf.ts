@@ -2,6 +2,7 @@
  * `libp2p-native perf`: the perf binary contract of libp2p's test-plans.
  *
  *   server: libp2p-native perf --run-server [--server-address <listen addr>] [--transport tcp|quic-v1|memory]
+ *                              [--metrics <host:port>]
  *   client: libp2p-native perf --server-address <ip:port|[ip6]:port|multiaddr> --transport tcp
  *                              --upload-bytes N --download-bytes N
  *
@@ -13,6 +14,11 @@
  * It uses bare connections (transport + protocol table + stream handlers), no Swarm, so its
  * figures are the transport's. `--transport memory` runs against an in-process server on the
  * process-wide memory network (started on demand), to measure the stack without a network.
+ *
+ * `--metrics <host:port>` serves GET /metrics (OpenMetrics, src/metrics) on the server: connection
+ * counts, upgrade durations, bytes by transport and, over TCP, by protocol from the native
+ * counters, under the same names as a Swarm's, so docs/grafana/libp2p-native.json charts both.
+ * The metrics URL is logged on stderr; stdout keeps only the listen addresses.
  */
 import { parseArgs } from 'node:util'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -27,11 +33,15 @@ import { handlePerfStream, runPerf, type PerfReport, type PerfTotals } from '../
 import { PING_PROTOCOL } from '../protocols/ping/constants.ts'
 import { handlePingStream } from '../protocols/ping/protocol.ts'
 import { loadTransport } from './transports.ts'
+import { Registry, type RegistryContentType } from 'prom-client'
+import { ConnectionMetrics } from '../metrics/swarm.ts'
+import { parseMetricsAddress, serveMetrics, type MetricsServer } from '../metrics/http.ts'
 
 const log = logger('cli:perf')
 
 export const USAGE = `usage:
   libp2p-native perf --run-server [--server-address <addr>] [--transport tcp|quic-v1|memory] [--key-file <path>]
+                     [--metrics <host:port>]
   libp2p-native perf --server-address <ip:port|[ip6]:port|multiaddr> [--transport tcp|quic-v1|memory]
                      --upload-bytes <N> --download-bytes <N>
 `
@@ -50,6 +60,8 @@ export interface PerfCliOptions {
   uploadBytes: number
   downloadBytes: number
   keyFile: string | undefined
+  /** Server only: where to serve GET /metrics (absent: no metrics endpoint). */
+  metrics?: { host: string, port: number }
 }
 
 export interface CliIO {
@@ -78,7 +90,8 @@ export function parsePerfArgs (argv: string[]): PerfCliOptions {
         transport: { type: 'string', default: 'tcp' },
         'upload-bytes': { type: 'string' },
         'download-bytes': { type: 'string' },
-        'key-file': { type: 'string' }
+        'key-file': { type: 'string' },
+        metrics: { type: 'string' }
       },
       strict: true,
       allowPositionals: false
@@ -92,8 +105,10 @@ export function parsePerfArgs (argv: string[]): PerfCliOptions {
     transport: values.transport ?? 'tcp',
     uploadBytes: parseCount('upload-bytes', values['upload-bytes']),
     downloadBytes: parseCount('download-bytes', values['download-bytes']),
-    keyFile: values['key-file']
+    keyFile: values['key-file'],
+    ...(values.metrics !== undefined ? { metrics: parseMetricsAddress(values.metrics) } : {})
   }
+  if (opts.metrics !== undefined && !opts.runServer) throw new InvalidArgumentError('--metrics is a server option (with --run-server)')
   if (!opts.runServer && opts.serverAddress === undefined && opts.transport !== 'memory') {
     throw new InvalidArgumentError('a client needs --server-address')
   }
@@ -136,6 +151,8 @@ function serve (connection: Connection): void {
 export interface PerfServer {
   /** Listen addresses with /p2p/. */
   addrs: Multiaddr[]
+  /** `http://host:port/metrics` when started with `--metrics`. */
+  metricsUrl?: string
   close: () => Promise<void>
 }
 
@@ -151,10 +168,52 @@ export async function runServer (opts: PerfCliOptions, io: CliIO): Promise<PerfS
   }
   listener.on('connection', serve)
   listener.on('error', (err) => { log.warn('inbound connection failed', { err }) })
+  let metricsServer: MetricsServer | undefined
+  if (opts.metrics !== undefined) {
+    try {
+      metricsServer = await serveConnectionMetrics(transport, listener, opts.metrics)
+    } catch (err) {
+      await transport.close()
+      throw err
+    }
+    io.stderr.write(`metrics: ${metricsServer.url}\n`)
+  }
   const addrs = listener.addrs().map(a => withPeerId(a, context.peerId))
   for (const a of addrs) io.stdout.write(`${a.toString()}\n`)
-  log.info('perf server ready', { peerId: context.peerId.toString(), addrs: addrs.map(String) })
-  return { addrs, close: async () => { await transport.close() } }
+  log.info('perf server ready', { peerId: context.peerId.toString(), addrs: addrs.map(String), metrics: metricsServer?.url })
+  return {
+    addrs,
+    ...(metricsServer !== undefined ? { metricsUrl: metricsServer.url } : {}),
+    close: async () => {
+      await metricsServer?.close()
+      await transport.close()
+    }
+  }
+}
+
+/**
+ * Metrics of a bare-connection server: ConnectionMetrics fed from the listener's and the
+ * connections' events (no Swarm here), per-protocol bytes from the transport's native counters.
+ */
+async function serveConnectionMetrics (transport: Transport, listener: Listener, at: { host: string, port: number }): Promise<MetricsServer> {
+  const registry = new Registry<RegistryContentType>()
+  const open = new Set<Connection>()
+  const metrics = new ConnectionMetrics({
+    connections: () => open,
+    pendingDials: () => 0,
+    listenAddresses: () => listener.addrs().length
+  }, { registry, protocolCounters: [transport] })
+  listener.on('connection', (connection) => {
+    open.add(connection)
+    metrics.opened(connection, connection, connection.direction, connection.transport)
+    // 'close' carries an error unless the close was local and graceful.
+    connection.once('close', (err) => {
+      open.delete(connection)
+      metrics.closed(connection, connection.direction, err === undefined ? 'local' : 'remote')
+    })
+  })
+  listener.on('error', (err) => { metrics.incomingFailed(err) })
+  return await serveMetrics(registry, at)
 }
 
 function formatBytes (n: number): string {

@@ -97,7 +97,7 @@ export async function main (argv: string[], io: CliIO = processIO, transport?: T
   return rtts.length > 0 ? 0 : 1
 }
 
-// Run directly (`node --import tsx src/cli/<command>.ts …`) until bin/libp2p-native.js lists it.
+// Also runs directly (`node --import tsx src/cli/ping.ts …`); bin/libp2p-native.js lists it.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const code = await main(process.argv.slice(2))
   process.stdout.write('', () => process.exit(code))

@@ -29,6 +29,30 @@ export interface ServeMetricsOptions {
   host?: string
 }
 
+/**
+ * Parses `--metrics` values: `host:port`, `[ipv6]:port`, or `:port` / `port` (host 127.0.0.1).
+ * Port 0 picks a free port.
+ */
+export function parseMetricsAddress (text: string): { host: string, port: number } {
+  const bad = (): InvalidArgumentError => new InvalidArgumentError(`metrics address must be host:port, [ipv6]:port, :port or port, got "${text}"`)
+  const t = text.trim()
+  let host = ''
+  let portText = t
+  if (t.startsWith('[')) {
+    const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(t)
+    if (m === null) throw bad()
+    host = m[1] as string
+    portText = m[2] as string
+  } else if (t.includes(':')) {
+    const i = t.lastIndexOf(':')
+    host = t.slice(0, i)
+    portText = t.slice(i + 1)
+    if (host.includes(':')) throw bad()
+  }
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw bad()
+  return { host: host === '' ? '127.0.0.1' : host, port: Number(portText) }
+}
+
 export interface MetricsServer {
   readonly server: Server
   readonly host: string

@@ -28,7 +28,7 @@ import { IdentifyMetrics, PingMetrics, RequestResponseMetrics } from './behaviou
 export { SwarmMetrics, ConnectionMetrics, connectionErrorCause, closeCauseLabel, CONNECTION_DURATION_BUCKETS, MAX_PROTOCOL_LABELS } from './swarm.ts'
 export type { ConnectionView, ProtocolCounterSource, ProtocolCounterInput, SwarmMetricsOptions, ConnectionErrorCause } from './swarm.ts'
 export { PingMetrics, IdentifyMetrics, RequestResponseMetrics, errorOutcome, PING_RTT_BUCKETS, REQUEST_DURATION_BUCKETS, MAX_TIMED_INBOUND_REQUESTS } from './behaviours.ts'
-export { serveMetrics, METRICS_PATH, type MetricsServer, type ServeMetricsOptions } from './http.ts'
+export { serveMetrics, parseMetricsAddress, METRICS_PATH, type MetricsServer, type ServeMetricsOptions } from './http.ts'
 
 export interface MetricsOptions {
   /** The caller's registry (never the global one); Prometheus or OpenMetrics content type. */
