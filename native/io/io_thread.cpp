@@ -379,11 +379,11 @@ void IoThread::run() {
     });
     // 3. reads deferred by the outbox limit or the read budget
     if (!deferred_reads_.empty() && !outbox_full()) {
-      std::vector<Connection*> again;
-      again.swap(deferred_reads_);
-      for (Connection* c : again) {
+      resuming_.swap(deferred_reads_);
+      for (Connection* c : resuming_) {
         if (!c->closed()) c->resume_reading();
       }
+      resuming_.clear();
     }
     // 4. socket events
     for (int i = 0; i < n; i++) {
@@ -397,14 +397,16 @@ void IoThread::run() {
       Connection* c = find(static_cast<uint32_t>(tag));
       if (c != nullptr) c->on_socket(events[i].events);
     }
-    // 5. one flush per touched connection (cork)
+    // 5. hand what arrived to JS first (its wake-up overlaps our writes), then one flush per
+    //    touched connection (cork), then publish what the flushes produced (kWritten, ...)
+    publish();
     if (!dirty_.empty()) {
-      std::vector<Connection*> todo;
-      todo.swap(dirty_);
-      for (Connection* c : todo) {
+      flushing_.swap(dirty_);  // both vectors keep their capacity: no allocation per iteration
+      for (Connection* c : flushing_) {
         if (!c->closed()) c->flush();
         else c->dirty = false;
       }
+      flushing_.clear();
     }
     // 6. publish records, then free connections closed in this iteration
     publish();

@@ -102,6 +102,8 @@ class IoThread {
   std::unordered_map<uint32_t, Connection*> conns_;
   std::vector<Connection*> dirty_;
   std::vector<Connection*> deferred_reads_;
+  std::vector<Connection*> flushing_;  // dirty_ being flushed (swapped, capacity reused)
+  std::vector<Connection*> resuming_;  // deferred_reads_ being resumed
   std::vector<Connection*> graveyard_;
   std::unordered_set<std::string> protocols_;
   uint32_t next_conn_seq_ = 1;
