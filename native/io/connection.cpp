@@ -784,6 +784,12 @@ void Connection::append_direct(const uint8_t* p, size_t n) {
   size_t messages = (n + kMaxPlain - 1) / kMaxPlain;
   if (!ensure(n + messages * (2 + kTag))) return fail(err::kOutOfMemory);
   while (n > 0) {
+    if (n < kCopySendThreshold) {
+      // A short tail rides in the open message with whatever follows (the next frame's header),
+      // rather than costing a message, a tag and a receiver data event of its own.
+      append_plain(p, n);
+      return;
+    }
     size_t take = std::min(n, kMaxPlain);
     // Encrypt straight from the JS buffer into the output buffer: the one pass over the bytes.
     noise::Error e = tx_->encrypt_frame(p, take, out_ + out_len_);
