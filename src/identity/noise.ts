@@ -8,7 +8,7 @@
  * it to the native Noise engine (docs/design/native-core.md); the decoder here is for tests and for
  * a pure-TS path.
  */
-import { x25519 } from '@noble/curves/ed25519.js'
+import { generateKeyPairSync } from 'node:crypto'
 import type { PrivateKey, PublicKey } from './types.ts'
 import { HandshakeError, InvalidArgumentError } from '../core/errors.ts'
 import { ProtobufWriter, WIRE_LEN, readFields } from './protobuf.ts'
@@ -30,10 +30,17 @@ export interface NoiseStaticKeyPair {
   publicKey: Uint8Array
 }
 
-/** A fresh Noise static X25519 key pair (one per node; it is not the identity key). */
+/**
+ * A fresh Noise static X25519 key pair (one per node; it is not the identity key), made by
+ * node:crypto (OpenSSL) like the Ed25519 keys (src/identity/keys/ed25519.ts); @noble stays only
+ * where node:crypto lacks the algorithm. The raw keys are read back from the JWK (RFC 8037).
+ */
 export function generateNoiseStaticKeyPair (): NoiseStaticKeyPair {
-  const secretKey = x25519.utils.randomSecretKey()
-  return { secretKey, publicKey: x25519.getPublicKey(secretKey) }
+  const { privateKey, publicKey } = generateKeyPairSync('x25519')
+  const d = privateKey.export({ format: 'jwk' }).d
+  const x = publicKey.export({ format: 'jwk' }).x
+  if (typeof d !== 'string' || typeof x !== 'string') throw new InvalidArgumentError('X25519: node:crypto exported no raw key')
+  return { secretKey: Uint8Array.from(Buffer.from(d, 'base64url')), publicKey: Uint8Array.from(Buffer.from(x, 'base64url')) }
 }
 
 function signedBytes (staticKey: Uint8Array): Uint8Array {
