@@ -6,7 +6,7 @@
  * Signing and verifying go through node:crypto (OpenSSL), not @noble/curves: on this machine a
  * noble verify costs 1.2 to 3.8 ms against about 0.1 ms with OpenSSL, and identify verifies a
  * signed peer record on every new connection (bench/micro/identity.bench.ts measures both in one
- * run). @noble stays for what node:crypto lacks (secp256k1, X25519 on raw bytes in noise.ts).
+ * run). @noble stays only for what node:crypto lacks (secp256k1).
  *
  * node:crypto takes no raw Ed25519 bytes directly; it takes them as a JWK (RFC 8037: `d` is the
  * seed, `x` the public key, both base64url) or wrapped in the fixed DER header of a PKCS#8 or SPKI
