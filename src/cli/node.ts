@@ -133,6 +133,7 @@ export async function main (argv: string[], io: CliIO = processIO, options: Node
     switch (ev.type) {
       case 'routingUpdated': print({ type: 'routingUpdated', peer: ev.peer.toString(), bucket: ev.bucket, evicted: ev.evicted?.toString(), tableSize: kad?.table.size }); return
       case 'modeChanged': print({ type: 'modeChanged', mode: ev.mode }); return
+      case 'unroutablePeer': print({ type: 'unroutablePeer', peer: ev.peer.toString(), reason: ev.reason }); return
       case 'inboundRequest': if (!quiet) print({ type: 'inboundRequest', peer: ev.peer.toString(), request: ev.request.type }); return
       case 'outboundQueryProgressed':
         if (ev.step.last && ev.result.type === 'bootstrap') print({ type: 'bootstrapped', id: ev.id, tableSize: kad?.table.size, error: ev.result.error })

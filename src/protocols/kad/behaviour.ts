@@ -24,14 +24,14 @@ import type {
   ConnectionId, DialId, EstablishedInboundInfo, EstablishedOutboundInfo, FromSwarm, NetworkBehaviour, PollContext, ToSwarm
 } from '../../core/behaviour.ts'
 import { nextDialId } from '../../core/behaviour.ts'
-import { PollQueue } from '../../core/handler.ts'
+import { PollQueue, StreamUpgradeError } from '../../core/handler.ts'
 import { InvalidArgumentError } from '../../core/errors.ts'
 import { PeerId } from '../../identity/peer-id.ts'
 import { randomBytes } from 'node:crypto'
 import { logger as defaultLogger, type Logger } from '../../log/index.ts'
 import { createKadConfig, kadProtocols, type KadConfig } from './config.ts'
 import {
-  MAINTENANCE_INTERVAL, MAX_ACTIVE_QUERIES, MAX_ADDRESS_CACHE, MAX_NOT_SERVER_CACHE, MAX_PENDING_REQUESTS_PER_PEER,
+  MAINTENANCE_INTERVAL, MAX_ACTIVE_QUERIES, MAX_ADDRESS_CACHE, MAX_NOT_SERVER_CACHE, MAX_PENDING_REQUESTS_PER_PEER, NOT_SERVER_RETRY,
   MAX_PROVIDERS_PER_RESPONSE, STORE_EXPIRY_INTERVAL
 } from './constants.ts'
 import { KadHandler, type InboundId, type KadHandlerIn, type KadHandlerOut, type RequestId } from './handler.ts'
@@ -143,7 +143,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   /** Peers confirmed to speak our protocol (so they may enter the table). */
   private readonly confirmedServers = new Set<string>()
   /** Peers whose probe failed (clients), so their next request does not probe again (bounded LRU). */
-  private readonly notServers = new Set<string>()
+  private readonly notServers = new Map<string, number>()
   private readonly admission: AdmissionQueue
   private readonly confirmedExternal = new Set<string>()
   private readonly listenAddrs = new Map<string, Multiaddr>()
@@ -372,6 +372,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
         this.updateMode()
         return
       case 'newExternalAddrOfPeer': {
+        if (this.log.enabled.trace) this.log.trace('address of peer', { peer: event.peerId, address: event.address })
         this.rememberAddrs(event.peerId, [event.address])
         if (this.table.has(event.peerId)) this.table.update(event.peerId, [event.address], this.connections.has(event.peerId.toString()) ? 'connected' : 'disconnected', this.now)
         // Identify may report the protocol before the addresses: a confirmed server without a
@@ -729,9 +730,13 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     if (t === undefined) return
     if (t.r.admission) {
       this.admission.finish(t.r.peer, false)
-      this.notServers.delete(t.r.peer.toString())
-      this.notServers.add(t.r.peer.toString())
-      if (this.notServers.size > MAX_NOT_SERVER_CACHE) this.notServers.delete(this.notServers.values().next().value as string)
+      // Only a refused protocol says "client"; a timeout or a closed connection may be transient.
+      if (error instanceof StreamUpgradeError && error.kind === 'unsupported') {
+        const id = t.r.peer.toString()
+        this.notServers.delete(id)
+        this.notServers.set(id, this.now + NOT_SERVER_RETRY)
+        if (this.notServers.size > MAX_NOT_SERVER_CACHE) this.notServers.delete(this.notServers.keys().next().value as string)
+      }
       return
     }
     const q = t.q
@@ -990,7 +995,9 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   private probeIfUnknown (peer: PeerId): void {
     if (this.config.kbucketInserts !== 'onConnected') return
     const id = peer.toString()
-    if (this.table.has(peer) || this.confirmedServers.has(id) || this.notServers.has(id) || this.admission.isPending(peer)) return
+    if (this.table.has(peer) || this.confirmedServers.has(id) || this.admission.isPending(peer)) return
+    const until = this.notServers.get(id)
+    if (until !== undefined && this.now < until) return
     this.admission.enqueue(peer, [...(this.addressCache.get(id) ?? [])])
     this.out.wake()
   }

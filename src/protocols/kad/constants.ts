@@ -30,3 +30,5 @@ export const STORE_EXPIRY_INTERVAL = 60_000
 export const MAINTENANCE_INTERVAL = 1_000
 /** Peers remembered as not being kad servers (their probe failed), so they are not probed on every request; a tenth of the address cache. */
 export const MAX_NOT_SERVER_CACHE = 1024
+/** A peer that refused kad is probed again after this long (ms): Go's refresh period (10 min), a peer may have switched to server mode since. */
+export const NOT_SERVER_RETRY = 10 * 60_000
