@@ -363,11 +363,16 @@ TEST(wrong_expected_peer_is_refused) {
   run(p);
   CHECK(p.init.error() == Error::kPeerIdMismatch);
   CHECK(p.m3.empty());
+  // The error report names the peer actually reached (what its payload claims).
+  CHECK(p.init.remote().peer_id == b.peer_id);
+  CHECK(p.init.remote().public_key == b.key_pb);
+  CHECK(p.init.remote().stream_muxers.empty());
   // A responder that expects c refuses a.
   Pair q{Handshake(a.config(Role::kInitiator)), Handshake(b.config(Role::kResponder, c.peer_id)), {}, {}, {}};
   run(q);
   CHECK(q.init.done());
   CHECK(q.resp.error() == Error::kPeerIdMismatch);
+  CHECK(q.resp.remote().peer_id == a.peer_id);
 }
 
 TEST(bad_signature_is_refused) {

@@ -323,8 +323,8 @@ describe('interop: our native TCP stack dials js-libp2p 3', { skip, timeout: 60_
       assert.ok(err instanceof PeerIdMismatchError, `got ${String(err)}`)
       assert.equal(err.code, 'ERR_PEER_ID_MISMATCH')
       assert.equal(err.expected, wrong)
-      // `actual` names the remote when the native layer reports it; today it reports none ('unknown').
-      assert.ok(err.actual === js.node.peerId.toString() || err.actual === 'unknown', err.actual)
+      // `actual` names the peer reached (the identity its Noise payload claims).
+      assert.equal(err.actual, js.node.peerId.toString())
       return true
     })
     // The existing connection is untouched.

@@ -126,7 +126,13 @@ Error Handshake::verify_remote(const std::vector<uint8_t>& bytes, const uint8_t 
   // The PeerId check comes first: it is cheap, and an unexpected peer gets no RSA verification.
   std::vector<uint8_t> peer_id = identity::peer_id_from_public_key(key);
   if (peer_id.empty()) return Error::kBadKey;
-  if (!expected_peer_id_.empty() && peer_id != expected_peer_id_) return Error::kPeerIdMismatch;
+  if (!expected_peer_id_.empty() && peer_id != expected_peer_id_) {
+    // The caller reports which peer it reached instead (go-libp2p's ErrPeerIDMismatch names both).
+    // This is only what the payload claims: its signature is deliberately left unchecked.
+    remote_.public_key = identity::encode_public_key(key.type, key.data, key.len);
+    remote_.peer_id = std::move(peer_id);
+    return Error::kPeerIdMismatch;
+  }
   uint8_t signed_msg[kStaticKeySignaturePrefix.size() + kKeyLength];
   std::memcpy(signed_msg, kStaticKeySignaturePrefix.data(), kStaticKeySignaturePrefix.size());
   std::memcpy(signed_msg + kStaticKeySignaturePrefix.size(), remote_static, kKeyLength);

@@ -137,7 +137,9 @@ class Handshake {
   size_t feed(const uint8_t* data, size_t len, std::vector<uint8_t>& out);
   bool done() const { return done_; }
   Error error() const { return error_; }
-  const RemoteIdentity& remote() const { return remote_; }   // valid once done()
+  // Valid once done(). After kPeerIdMismatch, public_key and peer_id hold the identity the remote's
+  // payload claims (its signature unchecked), for the error report; the other fields stay empty.
+  const RemoteIdentity& remote() const { return remote_; }
   const uint8_t* handshake_hash() const;                     // 32 bytes, valid once done() (channel binding)
   CipherState take_send();  CipherState take_recv();         // after done(); later calls give keyless states
 
