@@ -96,7 +96,8 @@ interface Query {
   providerCount: number | undefined
   providersSeen: Set<string>
   // bootstrap
-  targets: KadKey[]
+  /** Bootstrap: common prefix lengths still to refresh; each target key is drawn when its turn comes (up to 2^16 hashes for cpl 15, so not all at once). */
+  targets: number[]
   timeout: number | null
 }
 
@@ -520,7 +521,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   private startBootstrap (trigger: QueryTrigger, interval: number): QueryId {
     const self = keyFromPeer(this.localPeer)
     const cpls = this.table.cplsToRefresh(this.now, interval)
-    const targets = cpls.map(cpl => randomKeyForCpl(this.table.localHash, cpl, n => randomBytes(n)))
+    const targets = cpls
     const timeout = trigger === 'user' ? this.config.queryTimeout : this.config.refreshQueryTimeout
     return this.startQuery('bootstrap', self, trigger, { targets, timeout })
   }
@@ -609,10 +610,11 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
         return
       }
       case 'bootstrap': {
-        const next = q.targets.shift()
+        const cpl = q.targets.shift()
         const remaining = q.targets.length
-        this.emitProgress(q, { type: 'bootstrap', target: q.key.preimage, remaining: next === undefined ? 0 : remaining + 1, ...(error !== undefined ? { error } : {}) }, next === undefined)
-        if (next === undefined) { this.retire(q); return }
+        this.emitProgress(q, { type: 'bootstrap', target: q.key.preimage, remaining: cpl === undefined ? 0 : remaining + 1, ...(error !== undefined ? { error } : {}) }, cpl === undefined)
+        if (cpl === undefined) { this.retire(q); return }
+        const next = randomKeyForCpl(this.table.localHash, cpl, n => randomBytes(n))
         q.key = next
         q.iter = this.newIter(next.hash, q.timeout)
         this.table.markRefreshed(next.hash, this.now)
