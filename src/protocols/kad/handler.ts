@@ -79,7 +79,6 @@ export class KadHandler implements ConnectionHandler<KadHandlerIn, KadHandlerOut
   private readonly inboundWaiters = new Map<InboundId, (answer: { message: KadMessage | undefined, refuse: boolean }) => void>()
   private confirmed: boolean | undefined
   private closed = false
-  private lastNow = 0
 
   constructor (config: KadHandlerConfig) {
     this.config = config
@@ -165,7 +164,6 @@ export class KadHandler implements ConnectionHandler<KadHandlerIn, KadHandlerOut
   }
 
   poll (cx: PollContext): ConnectionHandlerEvent<KadHandlerOut, RequestId> | undefined {
-    this.lastNow = cx.now
     for (const req of this.active.values()) {
       req.deadline ??= cx.now + this.config.requestTimeout
       if (!req.done && cx.now >= req.deadline) {

@@ -175,3 +175,25 @@ test('validators: /pk/ built in, namespaces, unknown namespaces, selection', () 
   assert.equal(open.select(enc('/x/y'), [enc('a'), enc('b'), enc('b')]), 1)
   assert.throws(() => v.register('a/b', publicKeyValidator), RecordValidationError)
 })
+
+test('journal: replaying random garbage after the header never throws and keeps a usable store', async () => {
+  const { writeFileSync: write } = await import('node:fs')
+  const rng = new Rng(42)
+  const dir = mkdtempSync(join(tmpdir(), 'kad-store-'))
+  const file = join(dir, JOURNAL_FILE)
+  // A valid prefix (two entries) followed by random bytes: the valid part replays, the rest is cut.
+  const a = new JournalRecordStore(dir)
+  a.putRecord(rec('/a/1', 'x', null))
+  a.putRecord(rec('/a/2', 'y', null))
+  await a.close()
+  const valid = readFileSync(file)
+  for (let i = 0; i < 300; i++) {
+    write(file, Buffer.concat([valid, Buffer.from(rng.bytes(rng.int(200)))]))
+    const s = new JournalRecordStore(dir)
+    assert.ok(s.replay.entries >= 2)
+    assert.deepEqual(s.getRecord(enc('/a/2'), 0)?.value, enc('y'))
+    s.putRecord(rec('/a/3', 'z', null))
+    await s.close()
+  }
+  rmSync(dir, { recursive: true })
+})
