@@ -150,6 +150,8 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   private readonly listenAddrs = new Map<string, Multiaddr>()
   private everHadExternal = false
   private server: boolean
+  /** The mode setting in force (config.mode until `setMode`); the config object stays frozen. */
+  private configuredMode: KadConfig['mode']
   private now = 0
   private started = false
   private nextRefreshAt = Number.POSITIVE_INFINITY
@@ -176,7 +178,8 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
       routingTableFilter: this.config.routingTableFilter
     })
     this.admission = new AdmissionQueue(this.config.admissionCheckConcurrency, this.config.requestTimeout)
-    this.server = this.config.mode === 'server' || this.config.mode === 'auto-server'
+    this.configuredMode = this.config.mode
+    this.server = this.configuredMode === 'server' || this.configuredMode === 'auto-server'
   }
 
   // ---- public API ----------------------------------------------------------------------------
@@ -186,9 +189,13 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
 
   /** Changes the configured mode at run time (Rust's `set_mode`). */
   setMode (mode: KadConfig['mode']): void {
-    (this.config as { mode: KadConfig['mode'] }).mode = mode
+    if (!['client', 'server', 'auto', 'auto-server'].includes(mode)) throw new InvalidArgumentError(`mode must be client, server, auto or auto-server, got ${String(mode)}`)
+    this.configuredMode = mode
     this.updateMode()
   }
+
+  /** The configured mode ('auto' and 'auto-server' resolve to `mode`). */
+  get configuredModeSetting (): KadConfig['mode'] { return this.configuredMode }
 
   /** Adds a known address of a peer to the routing table (Rust's `add_address`): the only way in with `kbucketInserts: 'manual'`. */
   addAddress (peer: PeerId, addr: Multiaddr): UpdateResult {
@@ -1064,7 +1071,7 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
   }
 
   private updateMode (): void {
-    const m = this.config.mode
+    const m = this.configuredMode
     const server = m === 'server' || (m === 'auto' && this.confirmedExternal.size > 0) ||
       (m === 'auto-server' && (this.confirmedExternal.size > 0 || !this.everHadExternal))
     if (server === this.server) return

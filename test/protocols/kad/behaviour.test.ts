@@ -377,3 +377,22 @@ test('a server learns peers that query it by probing them (Go lookup check); cli
     await closeAll([a, b, c])
   }
 })
+
+test('setMode switches at run time and reports it; invalid modes are refused', async () => {
+  const { swarms } = await createKadSwarms(1, () => ({ config: { mode: 'client' as const, autoRefresh: false } }))
+  const s = swarms[0] as KadSwarm
+  try {
+    const modes: string[] = []
+    s.on('behaviour', (e: { event: KadEvent }) => { if (e.event.type === 'modeChanged') modes.push(e.event.mode) })
+    s.behaviour.setMode('server')
+    assert.equal(s.behaviour.mode, 'server')
+    assert.equal(s.behaviour.configuredModeSetting, 'server')
+    s.behaviour.setMode('auto')
+    assert.equal(s.behaviour.mode, 'client', 'auto without a confirmed external address is a client')
+    assert.throws(() => s.behaviour.setMode('peer' as never), /mode must be/)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    assert.deepEqual(modes, ['server', 'client'])
+  } finally {
+    await closeAll(swarms)
+  }
+})
