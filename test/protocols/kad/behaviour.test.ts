@@ -396,3 +396,31 @@ test('setMode switches at run time and reports it; invalid modes are refused', a
     await closeAll(swarms)
   }
 })
+
+test('disabled value and provider stores (private prefix): local calls throw, remote requests are refused', async () => {
+  const priv = { protocolPrefix: '/kad-private-test', autoRefresh: false, admissionCheck: false, mode: 'server' as const }
+  const { swarms } = await createKadSwarms(2, (i) => ({
+    acceptUnknownNamespaces: true,
+    config: i === 0 ? { ...priv, enableValues: false, enableProviders: false } : priv
+  }))
+  try {
+    const [a, b] = swarms as [KadSwarm, KadSwarm]
+    assert.throws(() => a.behaviour.getRecord(enc('/x/1')), /value store is disabled/)
+    assert.throws(() => a.behaviour.putRecord({ key: enc('/x/1'), value: enc('v') }), /value store is disabled/)
+    assert.throws(() => a.behaviour.startProviding(enc('k')), /provider store is disabled/)
+    assert.throws(() => a.behaviour.getProviders(enc('k')), /provider store is disabled/)
+    assert.throws(() => a.behaviour.bootstrap(), /no known peers/)
+    assert.throws(() => b.behaviour.getRecord(enc('/x/1'), { quorum: 0 }), /quorum/)
+    b.behaviour.addAddress(a.localPeerId, listenAddr(a))
+    const put = last(await run(b, k => k.putRecord({ key: enc('/x/1'), value: enc('v') })))
+    assert.ok(put.type === 'putRecord' && put.success === 0)
+    const prov = last(await run(b, k => k.startProviding(enc('k'))))
+    assert.ok(prov.type === 'startProviding')
+    assert.equal(a.behaviour.store.stats().providers, 0, 'the disabled node stored no provider')
+    // FIND_NODE is still answered.
+    const closest = last(await run(b, k => k.getClosestPeers(a.localPeerId)))
+    assert.ok(closest.type === 'getClosestPeers' && closest.peers.some(p => p.peer.equals(a.localPeerId)))
+  } finally {
+    await closeAll(swarms)
+  }
+})
