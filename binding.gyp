@@ -34,13 +34,15 @@
         "native/io/host.cpp",
         "native/io/io_thread.cpp",
         "native/io/loop.cpp",
+        "native/io/quic_io.cpp",
         "native/io/slab.cpp",
         "native/io/socket.cpp",
         # L2N_BINDING_SOURCES
         "native/binding/addon.cpp",
         "native/binding/connection.cpp",
         "native/binding/host.cpp",
-        "native/binding/listener.cpp"
+        "native/binding/listener.cpp",
+        "native/binding/quic_cert.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

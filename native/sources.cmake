@@ -31,6 +31,7 @@ set(L2N_IO_SOURCES
   native/io/host.cpp
   native/io/io_thread.cpp
   native/io/loop.cpp
+  native/io/quic_io.cpp
   native/io/slab.cpp
   native/io/socket.cpp
 )
@@ -41,4 +42,5 @@ set(L2N_BINDING_SOURCES
   native/binding/connection.cpp
   native/binding/host.cpp
   native/binding/listener.cpp
+  native/binding/quic_cert.cpp
 )

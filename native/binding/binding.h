@@ -48,6 +48,8 @@ class HostWrap : public Napi::ObjectWrap<HostWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value QuicCertRequest(const Napi::CallbackInfo& info);  // native/binding/quic_cert.cpp
+  Napi::Value QuicCertFinish(const Napi::CallbackInfo& info);
   static void OnAsync(uv_async_t* handle);
   void deliver();
 
@@ -58,7 +60,11 @@ class HostWrap : public Napi::ObjectWrap<HostWrap> {
   Instance* instance_ = nullptr;
   io::Batch batch_;
   std::vector<io::Command> cmds_;
+  std::unique_ptr<tls::CertificateRequest> cert_request_;  // between QuicCertRequest and QuicCertFinish
 };
+
+// options.quic of new Host(...) -> the QUIC endpoint config (native/binding/quic_cert.cpp).
+bool ParseQuicOptions(Napi::Env env, Napi::Value v, quic::EndpointConfig& out);
 
 Napi::Function InitListener(Napi::Env env);
 Napi::Function InitConnection(Napi::Env env);

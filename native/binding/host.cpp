@@ -13,7 +13,9 @@ Napi::Function HostWrap::Init(Napi::Env env) {
                      {InstanceMethod<&HostWrap::Submit>("submit"), InstanceMethod<&HostWrap::Counters>("counters"),
                       InstanceMethod<&HostWrap::Stats>("stats"),
                       InstanceMethod<&HostWrap::Close>("close"), InstanceMethod<&HostWrap::Ref>("ref"),
-                      InstanceMethod<&HostWrap::Unref>("unref")});
+                      InstanceMethod<&HostWrap::Unref>("unref"),
+                      InstanceMethod<&HostWrap::QuicCertRequest>("quicCertRequest"),
+                      InstanceMethod<&HostWrap::QuicCertFinish>("quicCertFinish")});
 }
 
 namespace {
@@ -62,6 +64,7 @@ HostWrap::HostWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostWrap>(
   if (nto.IsNumber()) cfg.stream_negotiation_timeout_ns = static_cast<uint64_t>(nto.As<Napi::Number>().DoubleValue() * 1e6);
   Napi::Value win = o.Get("maxStreamWindow");
   if (win.IsNumber()) cfg.max_stream_window = win.As<Napi::Number>().Uint32Value();
+  if (!ParseQuicOptions(env, o.Get("quic"), cfg.quic)) return;
 
   on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "libp2p-native:events");
@@ -142,9 +145,11 @@ Napi::Value HostWrap::Submit(const Napi::CallbackInfo& info) {
       case io::Op::kOpenStream:
       case io::Op::kSetProtocols:
       case io::Op::kDial:
+      case io::Op::kQuicListen:
+      case io::Op::kQuicDial:
         if (!buf(c.a, p, n)) return Napi::Number::New(env, err::kBadCommand);
         c.text.assign(reinterpret_cast<const char*>(p), n);
-        if (c.op == io::Op::kDial && c.c != io::kNoBuf) {
+        if ((c.op == io::Op::kDial || c.op == io::Op::kQuicDial) && c.c != io::kNoBuf) {
           if (!buf(c.c, p, n)) return Napi::Number::New(env, err::kBadCommand);
           c.text2.assign(reinterpret_cast<const char*>(p), n);
         }

@@ -26,6 +26,8 @@ enum class Op : uint32_t {
   kCloseConn = 10,     // conn, a=1 graceful (go-away, flush), 0 abort
   kReleaseConn = 11,   // conn: JS has read its final counters; the counter slot may be reused
   kSetProtocols = 12,  // a=buf(protocols, '\n'-separated): the inbound protocol table
+  kQuicListen = 13,    // as kListen, over UDP/QUIC (native/io/quic_io.h); c unused
+  kQuicDial = 14,      // as kDial, over UDP/QUIC
   kAdopt = 100,        // internal: an accepted fd handed to another thread (a=fd, b=listen id)
 };
 inline constexpr uint32_t kNoBuf = 0xffffffffu;

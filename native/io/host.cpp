@@ -79,10 +79,12 @@ uint32_t Host::submit(std::vector<Command>& cmds) {
         }
         continue;
       case Op::kListen:
+      case Op::kQuicListen:
       case Op::kCloseListener:
         t = c.conn % cfg_.threads;
         break;
       case Op::kDial:
+      case Op::kQuicDial:
         t = next_thread();
         dial_thread_[c.conn] = t;
         break;
@@ -106,6 +108,16 @@ uint32_t Host::submit(std::vector<Command>& cmds) {
     if (!per[i].empty() && !threads_[i]->post(std::move(per[i]))) rc = err::kTooManyPendingCommands;
   }
   return rc;
+}
+
+void Host::set_quic_certificate(std::shared_ptr<const tls::Certificate> cert) {
+  std::lock_guard<std::mutex> lock(quic_mu_);
+  quic_cert_ = std::move(cert);
+}
+
+std::shared_ptr<const tls::Certificate> Host::quic_certificate() {
+  std::lock_guard<std::mutex> lock(quic_mu_);
+  return quic_cert_;
 }
 
 void Host::drain(Batch& into) {

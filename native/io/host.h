@@ -14,6 +14,7 @@
 #include "io/boundary.h"
 #include "io/limits.h"
 #include "io/slab.h"
+#include "l2n/quic.h"
 
 namespace l2n::io {
 
@@ -39,6 +40,7 @@ struct HostConfig {
   std::vector<uint8_t> payload;     // our NoiseHandshakePayload protobuf, built by TS
   uint32_t max_stream_window = 16 * 1024 * 1024;  // yamux Config default (see l2n/yamux.h)
   uint64_t stream_negotiation_timeout_ns = kStreamNegotiationTimeoutNs;
+  quic::EndpointConfig quic;        // QUIC endpoints' settings (defaults and reasons: l2n/quic.h)
 };
 
 class Host {
@@ -80,6 +82,11 @@ class Host {
   uint32_t thread_count() const { return cfg_.threads; }
   void notify() { notify_(); }
 
+  // Our libp2p TLS certificate for QUIC (built by the binding once TS has signed it); endpoints
+  // take it when they are created. Null until set: QUIC commands then fail with kQuicNoCertificate.
+  void set_quic_certificate(std::shared_ptr<const tls::Certificate> cert);
+  std::shared_ptr<const tls::Certificate> quic_certificate();
+
  private:
   HostConfig cfg_;
   std::function<void()> notify_;
@@ -92,6 +99,8 @@ class Host {
   // Dial ids (chosen by JS) -> thread. Only the JS thread touches it (submit).
   std::unordered_map<uint32_t, uint32_t> dial_thread_;
   bool advertises_yamux_ = false;
+  std::mutex quic_mu_;
+  std::shared_ptr<const tls::Certificate> quic_cert_;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -12,6 +12,7 @@
 
 #include "io/connection.h"
 #include "io/host.h"
+#include "io/quic_io.h"
 #include "l2n/errors.h"
 
 namespace l2n::io {
@@ -43,6 +44,7 @@ IoThread::IoThread(Host& host, uint32_t index) : host_(host), index_(index) {
 
 IoThread::~IoThread() {
   stop();
+  quic_.reset();
   if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
@@ -199,6 +201,26 @@ void IoThread::connection_done(Connection* c) {
   graveyard_.push_back(c);
 }
 
+QuicIo& IoThread::quic() {
+  if (!quic_) quic_ = std::make_unique<QuicIo>(*this);
+  return *quic_;
+}
+
+uint32_t IoThread::new_inbound_id() {
+  return kNativeIdBit | ((next_conn_seq_++ & ((1u << (31 - kThreadBits)) - 1)) << kThreadBits) | index_;
+}
+
+bool IoThread::acquire_slot(uint32_t& slot) {
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    return true;
+  }
+  if (next_slot_ >= kMaxConnectionsPerThread) return false;
+  slot = index_ * kMaxConnectionsPerThread + next_slot_++;
+  return true;
+}
+
 void IoThread::adopt(int fd, uint32_t listen_id, bool outbound, uint32_t conn_id, const SockAddr* dial_addr,
                      std::string expected_peer) {
   if (conns_.size() >= kMaxConnectionsPerThread) {
@@ -294,7 +316,10 @@ void IoThread::handle_command(Command& cmd) {
     }
     case Op::kCloseListener: {
       auto it = listeners_.find(cmd.conn);
-      if (it == listeners_.end()) return;
+      if (it == listeners_.end()) {
+        if (quic_) quic_->close_listener(cmd.conn);
+        return;
+      }
       loop_.remove(it->second->fd);
       ::close(it->second->fd);
       listeners_.erase(it);
@@ -315,6 +340,12 @@ void IoThread::handle_command(Command& cmd) {
       adopt(fd, 0, true, cmd.conn, &addr, std::move(cmd.text2));
       return;
     }
+    case Op::kQuicListen:
+      quic().listen(cmd);
+      return;
+    case Op::kQuicDial:
+      quic().dial(cmd);
+      return;
     case Op::kAdopt:
       adopt(static_cast<int>(cmd.a), cmd.b, false, 0, nullptr, {});
       return;
@@ -335,6 +366,8 @@ void IoThread::handle_command(Command& cmd) {
       Connection* c = find(cmd.conn);
       if (c != nullptr) {
         c->on_command(cmd);
+      } else if (quic_ && quic_->on_command(cmd)) {
+        // a QUIC connection's command
       } else if (cmd.op == Op::kSend) {
         batch_.add(Ev::kWritten, cmd.conn, cmd.stream, cmd.len);  // lets JS release the buffer
       }
@@ -347,7 +380,7 @@ void IoThread::run() {
   std::vector<epoll_event> events(kEpollBatch);
   while (!stop_.load(std::memory_order_acquire)) {
     now_ = now_ns();
-    bool busy = !dirty_.empty() || (!deferred_reads_.empty() && !outbox_full());
+    bool busy = !dirty_.empty() || ((!deferred_reads_.empty() || (quic_ && quic_->busy())) && !outbox_full());
     int n = 0;
     if (!busy && spin_ns_ > 0 && notified_js_) {
       // We just woke JS: its reply (a command) or the peer's next bytes usually follow within a
@@ -372,6 +405,10 @@ void IoThread::run() {
     work_.clear();
     // 2. timers
     loop_.run_timers(now_, [this](uint64_t key, uint32_t gen) {
+      if (key & QuicIo::kTag) {
+        if (quic_) quic_->on_timer(key, gen);
+        return;
+      }
       Connection* c = find(static_cast<uint32_t>(key));
       if (c == nullptr || gen != c->timer_gen) return;
       c->armed_deadline = UINT64_MAX;
@@ -385,10 +422,15 @@ void IoThread::run() {
       }
       resuming_.clear();
     }
+    if (quic_) quic_->resume_reads();
     // 4. socket events
     for (int i = 0; i < n; i++) {
       uint64_t tag = events[i].data.u64;
       if (tag == Loop::kWakeTag) continue;
+      if (tag & QuicIo::kTag) {
+        if (quic_) quic_->on_socket(tag, events[i].events);
+        continue;
+      }
       if (tag & kListenerTag) {
         auto it = listeners_.find(static_cast<uint32_t>(tag));
         if (it != listeners_.end()) handle_listener(*it->second);
@@ -408,6 +450,7 @@ void IoThread::run() {
       }
       flushing_.clear();
     }
+    if (quic_) quic_->flush();
     // 6. publish records, then free connections closed in this iteration
     publish();
     if (!graveyard_.empty()) {
@@ -422,6 +465,7 @@ void IoThread::run() {
 }
 
 void IoThread::shutdown_all() {
+  if (quic_) quic_->shutdown();
   std::vector<Connection*> all;
   for (auto& [id, c] : conns_) all.push_back(c);
   for (Connection* c : all) c->close_now(err::kShutdown);

@@ -23,6 +23,7 @@ namespace l2n::io {
 
 class Host;
 class Connection;
+class QuicIo;
 
 struct ListenerState {
   uint32_t id;
@@ -66,6 +67,13 @@ class IoThread {
   void defer_read(Connection* c);
   // Called by Connection when it is finished: the fd is closed, records are out.
   void connection_done(Connection* c);
+
+  // ---- used by QuicIo (on this thread): ids and counter slots shared with TCP connections ------
+  uint32_t new_inbound_id();
+  bool acquire_slot(uint32_t& slot);  // false: kMaxConnectionsPerThread slots in use
+  void free_slot(uint32_t slot) { free_slots_.push_back(slot); }
+  // The connection closed after JS learnt of it: the slot is reused after kReleaseConn.
+  void hold_slot(uint32_t conn_id, uint32_t slot) { closed_slots_[conn_id] = slot; }
 
  private:
   void run();
@@ -114,6 +122,8 @@ class IoThread {
 
   Slab* slab_ = nullptr;
   size_t slab_cursor_ = 0;
+  std::unique_ptr<QuicIo> quic_;  // created by the first QUIC command (native/io/quic_io.h)
+  QuicIo& quic();
 };
 
 }  // namespace l2n::io

@@ -8,7 +8,7 @@ import {
   LimitExceededError, PeerIdMismatchError, ProtocolViolationError, StreamResetError, TimeoutError,
   UnsupportedProtocolError
 } from '../core/errors.ts'
-import { Code, IdentityErrors, MultistreamErrors, NoiseErrors, YamuxErrors } from './protocol.ts'
+import { Code, IdentityErrors, MultistreamErrors, NoiseErrors, QuicErrors, TlsErrors, YamuxErrors } from './protocol.ts'
 
 export interface ErrorContext {
   /** Protocols proposed (stream open): names them in UnsupportedProtocolError. */
@@ -52,6 +52,7 @@ function makeError (code: number, ctx: ErrorContext): Libp2pError {
     case Code.socketError: return new ConnectionClosedError('socket error')
     case Code.bindFailed: return new Libp2pError('ERR_LISTEN_FAILED', 'could not listen on the address')
     case Code.addressInUse: return new Libp2pError('ERR_ADDRESS_IN_USE', 'address already in use')
+    case Code.quicNoCertificate: return new InvalidArgumentError('QUIC used before its TLS certificate was set')
     case Code.badAddress: return new InvalidArgumentError('address not usable by the TCP transport')
     case Code.handshakeTimeout: return new TimeoutError('connection upgrade timed out')
     case Code.localClose: return new ConnectionClosedError('connection closed locally')
@@ -90,6 +91,26 @@ function makeError (code: number, ctx: ErrorContext): Libp2pError {
   if (code >= Code.identityBase && code < Code.identityBase + 100) {
     const name = engineName(IdentityErrors, code - Code.identityBase)
     return new HandshakeError(`identity: ${name}`, `ERR_IDENTITY_${codeString(name)}`)
+  }
+  if (code >= Code.tlsBase && code < Code.tlsBase + 100) {
+    const name = engineName(TlsErrors, code - Code.tlsBase)
+    if (name === 'peer id mismatch') return new PeerIdMismatchError(ctx.expectedPeer ?? 'unknown', ctx.actualPeer ?? 'unknown')
+    return new HandshakeError(`tls: certificate rejected: ${name}`, `ERR_TLS_${codeString(name)}`)
+  }
+  if (code >= Code.quicBase && code < Code.quicBase + 100) {
+    const name = engineName(QuicErrors, code - Code.quicBase)
+    switch (name) {
+      case 'handshake timeout': return new TimeoutError('QUIC handshake timed out')
+      case 'idle timeout': return new TimeoutError('QUIC connection idle timeout')
+      case 'handshake failed': return new HandshakeError('QUIC/TLS handshake failed', 'ERR_QUIC_HANDSHAKE_FAILED')
+      case 'peer closed': return new ConnectionClosedError('connection closed by the remote')
+      case 'locally closed': return new ConnectionClosedError('connection closed locally')
+      case 'stateless reset': return new ConnectionClosedError('the remote reset the connection (stateless reset)')
+      case 'endpoint full': return new LimitExceededError('connections', 'QUIC endpoint: too many connections')
+      case 'stream limit': return new LimitExceededError('streams', 'QUIC: the peer\'s stream limit is reached')
+    }
+    if (ctx.established === true) return new ProtocolViolationError('quic', name, `ERR_QUIC_${codeString(name)}`)
+    return new DialError(`quic: ${name}`, `ERR_QUIC_${codeString(name)}`)
   }
   return new Libp2pError('ERR_NATIVE', `native error ${code}`)
 }

@@ -27,10 +27,26 @@ export interface AddonHost {
   close(): void
   ref(): void
   unref(): void
+  /** QUIC certificate, step 1: "libp2p-tls-handshake:" || SPKI of a fresh P-256 key (l2n/tls.h). */
+  quicCertRequest(): Uint8Array
+  /** Step 2: the host key's protobuf and its signature over step 1's bytes. */
+  quicCertFinish(publicKey: Uint8Array, signature: Uint8Array): void
+}
+/** QUIC endpoint settings handed to native (absent: the defaults of native/include/l2n/quic.h). */
+export interface NativeQuicOptions {
+  handshakeTimeoutMs?: number
+  idleTimeoutMs?: number
+  keepAliveMs?: number
+  maxStreams?: number
+  initialStreamWindow?: number
+  maxStreamWindow?: number
+  initialConnectionWindow?: number
+  maxConnectionWindow?: number
+  statelessResetKey?: Uint8Array
 }
 export interface AddonHandle { readonly id: number, close(graceful?: boolean): void }
 export interface Addon {
-  Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number, streamNegotiationTimeoutMs?: number },
+  Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number, streamNegotiationTimeoutMs?: number, quic?: NativeQuicOptions },
     onEvents: (records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: AddonHandle[]) => void) => AddonHost
   allocator: string
 }
@@ -117,6 +133,8 @@ export interface NativeHostOptions {
   streamNegotiationTimeoutMs?: number
   /** When queued commands are submitted: end of the current microtask checkpoint, or setImmediate. */
   flush: 'microtask' | 'immediate'
+  /** QUIC endpoint settings (src/transports/quic validates them). */
+  quic?: NativeQuicOptions
 }
 
 /** Command words preallocated; the array doubles when a tick queues more. */
@@ -168,7 +186,8 @@ export class NativeHost {
       staticPublic: opts.staticPublic,
       payload: opts.payload,
       maxStreamWindow: opts.maxStreamWindow,
-      ...(opts.streamNegotiationTimeoutMs !== undefined ? { streamNegotiationTimeoutMs: opts.streamNegotiationTimeoutMs } : {})
+      ...(opts.streamNegotiationTimeoutMs !== undefined ? { streamNegotiationTimeoutMs: opts.streamNegotiationTimeoutMs } : {}),
+      ...(opts.quic !== undefined ? { quic: opts.quic } : {})
     }, (records, blob, slabs, objects) => { this.dispatch(records, blob, slabs, objects) })
     this.host.unref()
     this.countersCache = this.host.counters()
@@ -272,6 +291,27 @@ export class NativeHost {
   dial (id: number, host: string, port: number, expectedPeer: Uint8Array | undefined, sink: DialSink): void {
     this.dials.set(id, sink)
     this.push(Op.dial, id, 0, this.buf(utf8.encode(host)), port, expectedPeer === undefined ? NO_BUF : this.buf(expectedPeer))
+  }
+
+  /** Listens on UDP with QUIC (needs setQuicCertificate first). */
+  quicListen (id: number, host: string, port: number, sink: ListenerSink): void {
+    this.listeners.set(id, sink)
+    this.push(Op.quicListen, id, 0, this.buf(utf8.encode(host)), port, 0)
+  }
+
+  /** Dials over QUIC; the remote's certificate must name `expectedPeer` when given. */
+  quicDial (id: number, host: string, port: number, expectedPeer: Uint8Array | undefined, sink: DialSink): void {
+    this.dials.set(id, sink)
+    this.push(Op.quicDial, id, 0, this.buf(utf8.encode(host)), port, expectedPeer === undefined ? NO_BUF : this.buf(expectedPeer))
+  }
+
+  /**
+   * Builds our libp2p TLS certificate for QUIC: native makes the ephemeral key, `sign` signs its
+   * message with the host key (which never leaves TypeScript). Call before quicListen/quicDial.
+   */
+  setQuicCertificate (publicKeyProtobuf: Uint8Array, sign: (message: Uint8Array) => Uint8Array): void {
+    const message = this.host.quicCertRequest()
+    this.host.quicCertFinish(publicKeyProtobuf, sign(message))
   }
 
   setProtocols (protocols: readonly string[]): void {

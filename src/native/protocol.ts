@@ -28,7 +28,9 @@ export const Op = {
   resume: 9,
   closeConn: 10,
   releaseConn: 11,
-  setProtocols: 12
+  setProtocols: 12,
+  quicListen: 13,
+  quicDial: 14
 } as const
 
 export const Ev = {
@@ -71,6 +73,7 @@ export const Code = {
   localAbort: 10,
   shutdown: 11,
   addressInUse: 12,
+  quicNoCertificate: 13,
   tooManyConnections: 100,
   outOfMemory: 101,
   tooManyStreams: 102,
@@ -85,7 +88,9 @@ export const Code = {
   streamRefused: 602,
   streamNegotiationTimeout: 603,
   badCommand: 700,
-  unknownConnection: 701
+  unknownConnection: 701,
+  tlsBase: 800,
+  quicBase: 900
 } as const
 
 /** Engine enums in declaration order (index = value), for messages and error codes. */
@@ -96,3 +101,9 @@ export const NoiseErrors = ['none', 'message too long', 'decrypt failed', 'bad p
 export const YamuxErrors = ['none', 'bad version', 'bad type', 'bad flags', 'window exceeded', 'bad stream id',
   'too many streams', 'stream ids exhausted', 'remote go-away', 'stream closed'] as const
 export const IdentityErrors = ['none', 'bad protobuf', 'unsupported key type', 'bad key', 'bad signature'] as const
+export const TlsErrors = ['none', 'bad certificate', 'chain length', 'not yet valid', 'expired', 'bad self signature',
+  'weak signature algorithm', 'unique id present', 'unknown critical extension', 'missing extension', 'bad extension',
+  'unsupported key type', 'bad host signature', 'peer id mismatch', 'internal'] as const
+export const QuicErrors = ['none', 'certificate rejected', 'handshake failed', 'handshake timeout', 'idle timeout',
+  'peer closed', 'locally closed', 'protocol', 'stateless reset', 'internal', 'stream limit', 'unknown stream',
+  'stream finished', 'closed', 'endpoint full'] as const

@@ -25,6 +25,7 @@ inline constexpr uint32_t kLocalClose = 9;         // closed by a local command 
 inline constexpr uint32_t kLocalAbort = 10;        // aborted by a local command
 inline constexpr uint32_t kShutdown = 11;          // the host is shutting down
 inline constexpr uint32_t kAddressInUse = 12;      // EADDRINUSE on listen
+inline constexpr uint32_t kQuicNoCertificate = 13; // a QUIC listen/dial before the TLS certificate was set
 
 // ---- limits (100..199): a named constant of native/io was reached ------------------------------
 inline constexpr uint32_t kTooManyConnections = 100;   // kMaxConnectionsPerThread
@@ -53,6 +54,10 @@ inline constexpr uint32_t kStreamNegotiationTimeout = 603;  // protocol not agre
 // ---- JS boundary (700..799): commands the binding rejected ------------------------------------
 inline constexpr uint32_t kBadCommand = 700;
 inline constexpr uint32_t kUnknownConnection = 701;
+
+// ---- TLS and QUIC engines: block + the engine's enum value ---------------------------------------
+inline constexpr uint32_t kTlsBase = 800;   // l2n::tls::Error (a rejected peer certificate)
+inline constexpr uint32_t kQuicBase = 900;  // l2n::quic::Error
 
 template <class E>
 constexpr uint32_t from_engine(uint32_t base, E e) { return base + static_cast<uint32_t>(e); }
