@@ -815,9 +815,8 @@ bool Connection::coalesce_small(StreamState& st, uint32_t window, bool hold_js) 
     k++;
   }
   if (k < 2) return false;  // a single item takes the ordinary path
-  bool last = k == st.sendq.size() && st.fin_requested && !st.fin_sent;
   uint8_t hdr[yamux::kHeaderLength];
-  if (!mux_->write_data_header(st.yid, total, last, hdr)) return false;
+  if (!mux_->write_data_header(st.yid, total, false, hdr)) return false;  // FIN: see pump_streams
   append_plain(hdr, sizeof(hdr));
   for (size_t i = 0; i < k && phase_ != Phase::kClosed; i++) {
     StreamState::Pending& item = st.sendq.front();
@@ -830,10 +829,6 @@ bool Connection::coalesce_small(StreamState& st, uint32_t window, bool hold_js) 
     st.sendq.pop_front();
   }
   count(kFramesOut, 1);
-  if (last) {
-    st.fin_sent = true;
-    th_.batch().add(Ev::kWriteClosed, id_, st.handle);
-  }
   return true;
 }
 
@@ -857,9 +852,11 @@ void Connection::pump_streams() {
         continue;
       }
       uint32_t n = std::min({item.len - item.off, w, kMaxDataFrame});
-      bool last = n == item.len - item.off && st.sendq.size() == 1 && st.fin_requested && !st.fin_sent;
       uint8_t hdr[yamux::kHeaderLength];
-      if (!mux_->write_data_header(st.yid, n, last, hdr)) break;
+      // Never FIN on a data frame, though the yamux spec allows it: js-libp2p's Yamux handles a
+      // frame's flags before its data and drops the data of a frame carrying FIN. The FIN goes in
+      // a frame of its own after the data (below, close_stream), as go-yamux and js-libp2p send it.
+      if (!mux_->write_data_header(st.yid, n, false, hdr)) break;
       append_plain(hdr, sizeof(hdr));
       if (n < kCopySendThreshold) {
         append_plain(item.p + item.off, n);
@@ -873,10 +870,6 @@ void Connection::pump_streams() {
       if (item.js) {
         st.written_unreported += n;
         count_proto(st.proto, kProtoBytesOut, n);
-      }
-      if (last) {
-        st.fin_sent = true;
-        th_.batch().add(Ev::kWriteClosed, id_, st.handle);
       }
       if (item.off == item.len) st.sendq.pop_front();
     }
@@ -945,6 +938,10 @@ void Connection::flush() {
       mux_->poll_control(scratch_);
       if (!scratch_.empty()) append_plain(scratch_.data(), scratch_.size());
       pump_streams();
+      if (phase_ == Phase::kClosed) return;
+      scratch_.clear();
+      mux_->poll_control(scratch_);  // FINs queued by close_stream
+      if (!scratch_.empty()) append_plain(scratch_.data(), scratch_.size());
     }
     if (phase_ == Phase::kClosed) return;
     if (tx_) seal_open();

@@ -44,17 +44,16 @@ const PINGS = 3
 const JS_PINGS = 20
 /** Bound on one js-libp2p ping (its own default is 10 s); a loopback ping takes about a millisecond. */
 const JS_PING_TIMEOUT_MS = 2_000
-/**
- * The native transport sets FIN on the last data frame when `closeWrite()` finds data still
- * queued (native/io/connection.cpp, pump_streams: `last` → write_data_header(..., fin)). The
- * Yamux spec allows FIN on a data frame, but js-libp2p's Yamux (@chainsafe/libp2p-yamux 8,
+/*
+ * FIN on data (fixed; the tests below that call closeWrite() with data still queued cover it):
+ * the Yamux spec allows FIN on a data frame, but js-libp2p's Yamux (@chainsafe/libp2p-yamux 8,
  * YamuxStream.handleData) processes the flags before the frame's data: the stream emits
  * 'remoteCloseWrite' first, its async iterator ends there, and the data of that frame is dropped
  * (or ignored outright when the js side had already closed its writing end, as js-libp2p's ping
- * client has). Fix on our side: send FIN in its own frame (a window update with FIN, as
- * js-libp2p and go-yamux do) once the queued data is out.
+ * client has). The native transport therefore sends FIN in a frame of its own (a window update
+ * with FIN, as js-libp2p and go-yamux do) once the queued data is out
+ * (native/io/connection.cpp, pump_streams; frame-level test: test/transports/tcp/fin.test.ts).
  */
-const FIN_ON_DATA_BUG = 'native transport puts FIN on the last data frame; js-libp2p yamux handles the FIN before the data and drops it (see FIN_ON_DATA_BUG)'
 /**
  * With FIN in a frame of its own (checked with a build that never sets FIN on data), one case
  * remains: an outbound stream opened optimistically (one protocol: the proposal, data and FIN
@@ -67,7 +66,7 @@ const FIN_ON_DATA_BUG = 'native transport puts FIN on the last data frame; js-li
  * protocol, so the FIN leaves at least one round trip after the data.
  */
 const FIN_BEFORE_CONFIRMATION_BUG = 'FIN of an optimistically opened stream leaves with the proposal; js-libp2p handles it before its handler runs and the handler never sees the end (see FIN_BEFORE_CONFIRMATION_BUG)'
-/** Bound on a step of the two FIN tests, which hang while their bug is there: short, to keep the file fast. */
+/** Bound on a step of the two FIN tests, which hung while their bugs were there: short, to keep the file fast if one comes back. */
 const FIN_STEP_MS = 3_000
 /** Bound on any single step; a healthy run takes a fraction of it. */
 const STEP_MS = 10_000
@@ -233,7 +232,7 @@ describe('interop: our native TCP stack dials js-libp2p 3', { skip, timeout: 60_
     assert.deepEqual(js.handlerErrors, [])
   })
 
-  it('closeWrite with data still queued on an established stream: js-libp2p reads every byte', { timeout: TEST_MS, todo: FIN_ON_DATA_BUG }, async () => {
+  it('closeWrite with data still queued on an established stream: js-libp2p reads every byte', { timeout: TEST_MS }, async () => {
     const index = js.sinkOutcomes.length
     const stream = await conn.openStream(SINK_PROTOCOL)
     const chunk = new Uint8Array(ECHO_CHUNK)
@@ -369,7 +368,7 @@ describe('interop: js-libp2p 3 dials our native TCP listener', { skip, timeout: 
   })
 
   // Our handler echoes and, at js-libp2p's FIN, closes: the echo and our FIN often share a frame.
-  it(`ping: js-libp2p's ping service against our handlePingStream (${JS_PINGS} pings)`, { timeout: TEST_MS, todo: FIN_ON_DATA_BUG }, async () => {
+  it(`ping: js-libp2p's ping service against our handlePingStream (${JS_PINGS} pings)`, { timeout: TEST_MS }, async () => {
     const before = ours.pingStreams
     for (let i = 0; i < JS_PINGS; i++) {
       const rtt = await js.node.services.ping.ping(multiaddr(ours.addr().toString()), { signal: AbortSignal.timeout(JS_PING_TIMEOUT_MS) })
@@ -392,7 +391,7 @@ describe('interop: js-libp2p 3 dials our native TCP listener', { skip, timeout: 
   })
 
   // handlePerfStream closes right after its last send: the last frame carries our FIN.
-  it(`perf: js-libp2p's runJsPerf uploads and downloads ${PERF_BYTES / 1048576} MiB against our handlePerfStream`, { timeout: TEST_MS, todo: FIN_ON_DATA_BUG }, async () => {
+  it(`perf: js-libp2p's runJsPerf uploads and downloads ${PERF_BYTES / 1048576} MiB against our handlePerfStream`, { timeout: TEST_MS }, async () => {
     const before = ours.perfResults.length
     const report = await withTimeout(runJsPerf(js.node as never, multiaddr(ours.addr().toString()), PERF_BYTES, PERF_BYTES), 'js perf')
     assert.equal(report.uploadBytes, PERF_BYTES)
@@ -520,7 +519,7 @@ describe('interop: Noise early muxer negotiation with a js-libp2p node that does
     const jsSide = js.secured.find(r => r.remotePeer === ours.context.peerId.toString() && r.direction === 'outbound')
     assert.ok(jsSide !== undefined)
     assert.equal(jsSide.earlyMuxer, undefined)
-    // Our ping over the connection js-libp2p dialed (not js-libp2p's ping: FIN_ON_DATA_BUG).
+    // Our ping over the connection js-libp2p dialed.
     const inbound = ours.inbound[before]
     assert.ok(inbound !== undefined)
     const session = await PingSession.open(inbound)
