@@ -40,8 +40,7 @@ export async function readAllEvents (stream: Stream): Promise<Uint8Array> {
     stream.on('data', (c: Uint8Array) => { chunks.push(c) })
     stream.once('end', resolve)
     stream.once('close', (err?: Error) => { if (err !== undefined) reject(err); else resolve() })
-    // AbstractStream does not replay chunks queued before a 'data' listener existed; resume() does.
-    stream.resume()
+    // Chunks queued before the listener existed are delivered to it on the next microtask.
   })
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
   let o = 0
