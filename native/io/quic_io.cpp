@@ -136,6 +136,7 @@ struct QuicIo::Strm {
   bool optimistic = false;
   bool paused = false;
   bool write_closed = false;
+  bool fin_deferred = false;  // closeWrite before the listener confirmed the protocol (see kCloseWrite)
   std::unique_ptr<mss::Dialer> dialer;
   std::unique_ptr<mss::Listener> listener;
   uint32_t proto_index = 0xffffffffu;
@@ -618,6 +619,11 @@ void QuicIo::on_stream_data(Conn& c, Strm& s, const uint8_t* data, size_t len, b
       return;
     }
     s.opened_sent = true;
+    if (s.fin_deferred && qc != nullptr) {
+      s.fin_deferred = false;
+      qc->send(s.sid, nullptr, 0, true);
+      th_.batch().add(Ev::kWriteClosed, c.id, s.handle);
+    }
     const std::string& p = s.dialer->selected();
     s.proto_index = th_.host().protocol_index(p);
     if (double* pc = th_.proto_counters(s.proto_index)) pc[2] += 1;
@@ -675,6 +681,14 @@ bool QuicIo::on_command(Command& cmd) {
       Strm* s = stream();
       if (s == nullptr || s->write_closed) return true;
       s->write_closed = true;
+      if (s->dialer && !s->opened_sent) {
+        // Optimistic stream not yet confirmed: hold the FIN until the listener's echo (as
+        // rust-libp2p's multistream-select does). A FIN arriving with the proposal reaches
+        // js-libp2p before its handler runs, and that handler then never sees the end
+        // (test/interop/tcp.test.ts, FIN_BEFORE_CONFIRMATION_BUG).
+        s->fin_deferred = true;
+        return true;
+      }
       if (qc != nullptr) qc->send(s->sid, nullptr, 0, true);
       th_.batch().add(Ev::kWriteClosed, c.id, s->handle);
       return true;
