@@ -118,11 +118,14 @@ export function streamTransportCompliance (name: string, connect: PairFactory, o
     await withPair([SINK], async ({ client, server }) => {
       const inboundP = nextStream(server)
       const s = await client.openStream(SINK)
-      const chunk = new Uint8Array(64 * 1024)
       let sent = 0
       const hash = createHash('sha256')
       // Fill until the transport says stop; yield to the event loop so data can move.
       while (sent < maxBuffered) {
+        // A fresh buffer per send: a sent buffer is transferred until the transport reports it
+        // written (docs/buffer-ownership.md), so refilling the same one would corrupt the stream
+        // on zero-copy transports (native TCP, QUIC).
+        const chunk = new Uint8Array(64 * 1024)
         chunk.fill(sent / chunk.length & 0xff)
         hash.update(chunk)
         sent += chunk.length
