@@ -444,6 +444,7 @@ void Connection::handle_mux_events() {
         st->remote_fin = true;
         if (st->announced) {
           th_.batch().add(Ev::kRemoteFin, id_, st->handle);
+          if (st->fin_requested && !st->fin_sent) schedule(*st);  // a FIN held for the confirmation
           maybe_forget(*st);
         } else if (st->outbound) {
           th_.batch().add(Ev::kStreamOpenFailed, id_, st->handle, err::kStreamRemoteReset);
@@ -531,7 +532,8 @@ void Connection::on_stream_data(StreamState& st, const uint8_t* p, uint32_t n) {
     }
     if (!st.dialer->confirmed()) return;
     st.dialer.reset();
-    if (!st.sendq.empty()) schedule(st);  // data held back until the negotiation finished
+    // Data (non-optimistic) or the FIN (optimistic) held back until the negotiation finished.
+    if (!st.sendq.empty() || (st.fin_requested && !st.fin_sent)) schedule(st);
   }
   if (c < n) deliver(st, p + c, n - static_cast<uint32_t>(c));
 }
@@ -874,7 +876,12 @@ void Connection::pump_streams() {
       if (item.off == item.len) st.sendq.pop_front();
     }
     if (progressed && st.written_unreported > 0) written_dirty_.push_back(&st);
-    if (st.sendq.empty() && st.fin_requested && !st.fin_sent) {
+    // An optimistic dialer's FIN waits for the listener's confirmation of the protocol (as in
+    // rust-libp2p's multistream-select): js-libp2p handles a FIN that arrives before its handler
+    // runs and that handler then never sees the end. Data may still go ahead of the confirmation.
+    // A remote FIN means no confirmation can come any more: nothing to wait for then.
+    bool fin_held = st.dialer && !st.dialer->confirmed() && !st.remote_fin;
+    if (st.sendq.empty() && st.fin_requested && !st.fin_sent && !fin_held) {
       mux_->close_stream(st.yid);
       st.fin_sent = true;
       th_.batch().add(Ev::kWriteClosed, id_, st.handle);

@@ -33,27 +33,11 @@ export interface OurNode {
   close: () => Promise<void>
 }
 
-/** Interval at which closeWriteAfterFlush looks at the write buffer: 1 ms, below a loopback echo's latency. */
-const FLUSH_POLL_MS = 1
-
-/**
- * closeWrite once everything sent has been handed to the wire, so that the FIN travels in a frame
- * of its own. Work-around for the FIN-on-data interop bug (FIN_ON_DATA_BUG in tcp.test.ts): the
- * native transport puts FIN on the last data frame when data is still queued, and js-libp2p's
- * Yamux then drops that frame's data. Only the tests that are not about that bug use it.
- */
-export async function closeWriteAfterFlush (stream: Stream): Promise<void> {
-  while (stream.writeBufferLength > 0 && stream.writeStatus === 'writable') {
-    await new Promise(resolve => setTimeout(resolve, FLUSH_POLL_MS))
-  }
-  await stream.closeWrite()
-}
-
 async function echo (stream: Stream): Promise<void> {
   for await (const chunk of stream) {
     if (!stream.send(chunk)) await stream.onDrain()
   }
-  await closeWriteAfterFlush(stream)
+  await stream.closeWrite()  // with data still queued: the FIN must follow it (FIN-on-data fix)
 }
 
 /** SOURCE_PROTOCOL (test/interop/js-node.ts): after one byte, send until a second byte comes, then reset. */
