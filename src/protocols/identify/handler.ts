@@ -2,7 +2,9 @@
  * Identify's connection handler. Right after the connection is up (and every `intervalMs`) it asks
  * the remote for its Identify message on `/ipfs/id/1.0.0`; it answers the remote's requests with
  * ours, observing the remote's address; it receives `/ipfs/id/push/1.0.0` updates and pushes ours
- * when its behaviour asks. Every exchange has a deadline on the Swarm's clock: the handler resets a
+ * when its behaviour asks, or when our protocols change after a first exchange. What it learns of
+ * the remote's protocols goes to the other handlers of the connection (`reportRemoteProtocols`, see
+ * docs/design/swarm.md). Every exchange has a deadline on the Swarm's clock: the handler resets a
  * stream whose exchange is late, from `poll`.
  */
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -68,6 +70,10 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
   private readonly config: IdentifyHandlerConfig
   private readonly out = new PollQueue<ConnectionHandlerEvent<IdentifyHandlerEvent, Info>>()
   private localProtocols: readonly string[] = []
+  /** The remote's protocols as last reported to the other handlers (sorted), or undefined before the first report. */
+  private remoteProtocols: string[] | undefined
+  /** One identify answer has been read: from now on a change of our protocols is pushed (rust-libp2p's rule). */
+  private identifiedOnce = false
   /** Exchanges in progress, with their deadline (set at the first poll after they start). */
   private readonly active = new Map<Stream, number | undefined>()
   private nextIdentifyAt = 0
@@ -83,7 +89,16 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
   listenProtocols (): readonly string[] { return PROTOCOLS }
 
   onConnectionEvent (event: HandlerConnectionEvent): void {
-    if (event.type === 'localProtocolsChange') this.localProtocols = event.protocols
+    if (event.type !== 'localProtocolsChange') return
+    const changed = !sameSet(this.localProtocols, event.protocols)
+    this.localProtocols = event.protocols
+    // The remote learns our new protocols (e.g. Kademlia turned server) without waiting for the
+    // next interval. As rust-libp2p's handler: only after a first exchange, so the list the Swarm
+    // gives every new handler right after it is created does not cause a push.
+    if (changed && this.identifiedOnce && !this.closed) {
+      this.pushWanted = true
+      this.out.wake()
+    }
   }
 
   onBehaviourEvent (event: IdentifyHandlerIn): void {
@@ -157,6 +172,8 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
     this.active.set(stream, undefined)
     exchange().then(event => {
       this.active.delete(stream)
+      if (this.closed) return
+      if (event.type === 'identified' || event.type === 'pushReceived') this.reportRemoteProtocols(event)
       this.out.push({ type: 'notifyBehaviour', event })
     }, (err: unknown) => {
       this.active.delete(stream)
@@ -165,6 +182,24 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
       this.out.push({ type: 'notifyBehaviour', event: { type: 'error', error: err instanceof Error ? err : new Error(String(err)) } })
     })
     this.out.wake()
+  }
+
+  /**
+   * Tells the other handlers of this connection (through the Swarm: `reportRemoteProtocols` →
+   * `remoteProtocolsChange`) which protocols the remote supports, before our behaviour hears the
+   * identify event; only when the set changed (rust-libp2p reports added/removed sets). A push
+   * without protocols leaves them as they were: the spec lets a push carry only what changed, and
+   * our decoder cannot tell an absent list from an empty one (every peer lists at least identify).
+   */
+  private reportRemoteProtocols (event: { type: 'identified' | 'pushReceived', info: IdentifyInfo }): void {
+    if (event.type === 'identified') this.identifiedOnce = true
+    const protocols = event.info.protocols
+    if (event.type === 'pushReceived' && protocols.length === 0) return
+    const sorted = [...new Set(protocols)].sort()
+    const last = this.remoteProtocols
+    if (last !== undefined && last.length === sorted.length && last.every((p, i) => p === sorted[i])) return
+    this.remoteProtocols = sorted
+    this.out.push({ type: 'reportRemoteProtocols', protocols: Object.freeze(sorted) })
   }
 
   private message (): IdentifyMessage {
@@ -231,6 +266,13 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
     }
     return info
   }
+}
+
+function sameSet (a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  const set = new Set(a)
+  return b.every(p => set.has(p))
 }
 
 /** Resolves when the remote has closed its side (or the stream ended), or after `graceMs`. */
