@@ -5,81 +5,21 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryRecordStore } from '../../../src/protocols/kad/store/memory.ts'
 import { JournalRecordStore, JOURNAL_FILE } from '../../../src/protocols/kad/store/journal.ts'
-import { StoreLimitError, type RecordStore, type StoredRecord, type ProviderEntry } from '../../../src/protocols/kad/store/types.ts'
+import { LmdbRecordStore } from '../../../src/protocols/kad/store/lmdb.ts'
+import { LevelRecordStore } from '../../../src/protocols/kad/store/level.ts'
 import { Validators, RecordValidationError, namespaceOf, publicKeyValidator } from '../../../src/protocols/kad/store/validation.ts'
 import { generateKeyPair, peerIdFromPrivateKey } from '../../../src/identity/index.ts'
 import { Rng } from './rng.ts'
 import { randomPeerId } from './helpers.ts'
+import { storeCompliance, enc, rec, prov } from './store-compliance.ts'
 
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
-const rec = (k: string, v: string, expires: number | null, t = 0): StoredRecord => ({ key: enc(k), value: enc(v), publisher: undefined, timeReceived: t, expires })
-const prov = (k: string, p: Uint8Array, expires: number | null, t = 0): ProviderEntry => ({ key: enc(k), provider: p, addrs: [Uint8Array.from([4, 127, 0, 0, 1])], timeReceived: t, expires })
 
-function contract (name: string, make: () => { store: RecordStore, cleanup: () => Promise<void> }): void {
-  test(`${name}: records expire, replace, and are removed`, async () => {
-    const { store, cleanup } = make()
-    store.putRecord(rec('/a/1', 'x', 1000))
-    store.putRecord(rec('/a/2', 'y', null))
-    assert.deepEqual(store.getRecord(enc('/a/1'), 999)?.value, enc('x'))
-    assert.equal(store.getRecord(enc('/a/1'), 1000), undefined)
-    store.putRecord(rec('/a/1', 'z', 5000))
-    assert.deepEqual(store.getRecord(enc('/a/1'), 1000)?.value, enc('z'))
-    store.removeRecord(enc('/a/2'))
-    assert.equal(store.getRecord(enc('/a/2'), 0), undefined)
-    assert.deepEqual(store.expire(6000), { records: 1, providers: 0 })
-    assert.equal(store.stats().records, 0)
-    await cleanup()
-  })
+storeCompliance('memory', { open: async (_dir, limits) => new MemoryRecordStore(limits), persistent: false })
+storeCompliance('journal', { open: async (dir, limits) => new JournalRecordStore(dir, { limits }), persistent: true })
+storeCompliance('lmdb', { open: async (dir, limits) => new LmdbRecordStore(dir, { limits }), persistent: true })
+storeCompliance('level', { open: async (dir, limits) => await LevelRecordStore.open(dir, { limits }), persistent: true })
 
-  test(`${name}: providers per key, newest first, expiry, local provided set`, async () => {
-    const { store, cleanup } = make()
-    const rng = new Rng(1)
-    const local = randomPeerId(rng)
-    const others = [randomPeerId(rng), randomPeerId(rng)]
-    store.addProvider(prov('/p/1', (others[0] as never as { bytes: Uint8Array }).bytes, 100, 1))
-    store.addProvider(prov('/p/1', local.bytes, 200, 2))
-    store.addProvider(prov('/p/2', local.bytes, null, 3))
-    assert.deepEqual(store.getProviders(enc('/p/1'), 50).map(e => e.timeReceived), [2, 1])
-    assert.deepEqual(store.getProviders(enc('/p/1'), 150).map(e => e.timeReceived), [2])
-    assert.equal([...store.provided(local)].length, 2)
-    store.removeProvider(enc('/p/2'), local)
-    assert.equal([...store.provided(local)].length, 1)
-    assert.deepEqual(store.expire(300), { records: 0, providers: 2 })
-    assert.deepEqual(store.stats(), { records: 0, providerKeys: 0, providers: 0 })
-    await cleanup()
-  })
-
-  test(`${name}: limits`, async () => {
-    const { store, cleanup } = make()
-    assert.throws(() => store.putRecord(rec('/a/big', 'x'.repeat(70 * 1024), null)), StoreLimitError)
-    const rng = new Rng(2)
-    for (let i = 0; i < 25; i++) store.addProvider({ ...prov('/p/x', randomPeerId(rng).bytes, null), timeReceived: i })
-    const ps = store.getProviders(enc('/p/x'), 0)
-    assert.equal(ps.length, 20)
-    assert.equal(ps[0]?.timeReceived, 24)
-    assert.equal(ps[19]?.timeReceived, 5)
-    await cleanup()
-  })
-}
-
-contract('memory', () => ({ store: new MemoryRecordStore(), cleanup: async () => {} }))
-contract('journal', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kad-store-'))
-  const store = new JournalRecordStore(dir)
-  return { store, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true }) } }
-})
-
-test('memory: record count limit', () => {
-  const s = new MemoryRecordStore({ maxRecords: 2, maxProviderKeys: 1 })
-  s.putRecord(rec('/a/1', 'x', null))
-  s.putRecord(rec('/a/2', 'x', null))
-  s.putRecord(rec('/a/2', 'y', null)) // replacing is allowed
-  assert.throws(() => s.putRecord(rec('/a/3', 'x', null)), (e: unknown) => e instanceof StoreLimitError && e.limit === 'maxRecords')
-  s.addProvider(prov('/p/1', Uint8Array.from([1]), null))
-  assert.throws(() => s.addProvider(prov('/p/2', Uint8Array.from([1]), null)), (e: unknown) => e instanceof StoreLimitError && e.limit === 'maxProviderKeys')
-})
-
-test('journal: records and providers survive a restart and expire on time after it', async () => {
+test('journal: replay counts entries and compaction keeps exactly the live ones', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kad-store-'))
   const rng = new Rng(3)
   const provider = randomPeerId(rng)
@@ -96,16 +36,6 @@ test('journal: records and providers survive a restart and expire on time after 
   const b = new JournalRecordStore(dir)
   assert.equal(b.replay.entries, 6)
   assert.equal(b.replay.truncatedBytes, 0)
-  const short = b.getRecord(enc('/a/short'), t0 + 500)
-  assert.deepEqual(short?.value, enc('v1'))
-  assert.deepEqual(short?.publisher, provider.bytes)
-  assert.equal(b.getRecord(enc('/a/gone'), t0), undefined)
-  assert.equal(b.getProviders(enc('/p/1'), t0 + 500).length, 1)
-  assert.deepEqual(b.getProviders(enc('/p/1'), t0 + 500)[0]?.addrs, [Uint8Array.from([4, 127, 0, 0, 1])])
-  // After the first expiry time: the short-lived entries are gone, the others remain.
-  assert.equal(b.getRecord(enc('/a/short'), t0 + 1000), undefined)
-  assert.equal(b.getProviders(enc('/p/1'), t0 + 1000).length, 0)
-  assert.deepEqual(b.getRecord(enc('/a/long'), t0 + 1000)?.value, enc('v2'))
   assert.deepEqual(b.expire(t0 + 1000), { records: 1, providers: 1 })
   // Compaction keeps exactly the live entries.
   assert.ok(b.maybeCompact(true))
