@@ -21,6 +21,9 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103  // linux/udp.h (Linux 4.18); older libc headers lack it
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104  // linux/udp.h (Linux 5.0)
+#endif
 #ifndef SOL_UDP
 #define SOL_UDP 17
 #endif
@@ -106,6 +109,8 @@ struct QuicIo::Ep {
   uint32_t listen_id = 0;     // 0: the dial endpoint of its family
   bool listener_open = false; // kListening sent and not yet closed
   bool gso = false;
+  bool gro = false;
+  size_t rslots = 0, rslot_size = 0;  // receive layout: GRO or per-datagram (see quic_io.h)
   bool dirty = false, deferred = false, write_blocked = false;
   uint32_t timer_gen = 0;
   uint64_t armed = UINT64_MAX;
@@ -117,6 +122,7 @@ struct QuicIo::Ep {
   std::vector<mmsghdr> rmsgs;
   std::vector<iovec> riov;
   std::vector<sockaddr_storage> raddr;
+  std::vector<uint8_t> rctl;  // one control buffer per slot (UDP_GRO segment size)
   // send batch: kQuicSendBatch Transmits of up to kMaxGsoBytes each, sent in order
   std::vector<uint8_t> sbuf;
   std::vector<quic::Transmit> pending;
@@ -227,10 +233,14 @@ QuicIo::Ep* QuicIo::new_endpoint(const std::string& host, uint16_t port, uint32_
   ep->sink.ep = ep.get();
   ep->engine = std::make_unique<quic::Endpoint>(cfg, cert_, &ep->sink, to_quic(bound.ss),
                                                 static_cast<int64_t>(::time(nullptr)));
-  ep->rbuf.resize(kQuicRecvBatch * kQuicRecvBufferSize);
-  ep->rmsgs.resize(kQuicRecvBatch);
-  ep->riov.resize(kQuicRecvBatch);
-  ep->raddr.resize(kQuicRecvBatch);
+  ep->gro = getenv("LIBP2P_NATIVE_NO_GRO") == nullptr && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+  ep->rslots = ep->gro ? kQuicGroBatch : kQuicRecvBatch;
+  ep->rslot_size = ep->gro ? kQuicGroBufferSize : kQuicRecvBufferSize;
+  ep->rbuf.resize(ep->rslots * ep->rslot_size);
+  ep->rmsgs.resize(ep->rslots);
+  ep->riov.resize(ep->rslots);
+  ep->raddr.resize(ep->rslots);
+  ep->rctl.resize(ep->rslots * CMSG_SPACE(sizeof(int)));
   ep->sbuf.resize(kQuicSendBatch * quic::kMaxGsoBytes);
   if (!th_.loop().add(fd, kTag | ep->index, kEpEvents)) {
     ::close(fd);
@@ -741,29 +751,48 @@ void QuicIo::mark_dirty(Ep& ep) {
 void QuicIo::read(Ep& ep) {
   for (int batch = 0; batch < kQuicMaxRecvBatchesPerEvent; batch++) {
     if (th_.outbox_full()) break;
-    for (size_t i = 0; i < kQuicRecvBatch; i++) {
-      ep.riov[i] = iovec{ep.rbuf.data() + i * kQuicRecvBufferSize, kQuicRecvBufferSize};
+    const size_t ctl = CMSG_SPACE(sizeof(int));
+    for (size_t i = 0; i < ep.rslots; i++) {
+      ep.riov[i] = iovec{ep.rbuf.data() + i * ep.rslot_size, ep.rslot_size};
       msghdr& h = ep.rmsgs[i].msg_hdr;
       std::memset(&h, 0, sizeof(h));
       h.msg_name = &ep.raddr[i];
       h.msg_namelen = sizeof(sockaddr_storage);
       h.msg_iov = &ep.riov[i];
       h.msg_iovlen = 1;
+      if (ep.gro) {
+        h.msg_control = ep.rctl.data() + i * ctl;
+        h.msg_controllen = ctl;
+      }
     }
-    int n = ::recvmmsg(ep.fd, ep.rmsgs.data(), kQuicRecvBatch, MSG_DONTWAIT, nullptr);
+    int n = ::recvmmsg(ep.fd, ep.rmsgs.data(), static_cast<unsigned>(ep.rslots), MSG_DONTWAIT, nullptr);
     if (n <= 0) {
       ep.deferred = false;
       return;  // EAGAIN (or a transient error: ICMP errors surface here and are ignored)
     }
     uint64_t now = th_.now();
     for (int i = 0; i < n; i++) {
-      if (ep.rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
-      ep.engine->handle_datagram(ep.rbuf.data() + i * kQuicRecvBufferSize, ep.rmsgs[i].msg_len,
-                                 to_quic(ep.raddr[i]), now);
+      msghdr& h = ep.rmsgs[i].msg_hdr;
+      if (h.msg_flags & MSG_TRUNC) continue;
+      const uint8_t* p = ep.rbuf.data() + i * ep.rslot_size;
+      size_t len = ep.rmsgs[i].msg_len;
+      size_t seg = len;  // GRO: equal segments of `seg` bytes, the last may be shorter
+      if (ep.gro) {
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&h); cm != nullptr; cm = CMSG_NXTHDR(&h, cm)) {
+          if (cm->cmsg_level != SOL_UDP || cm->cmsg_type != UDP_GRO) continue;
+          int v = 0;
+          if (cm->cmsg_len >= CMSG_LEN(sizeof(int))) std::memcpy(&v, CMSG_DATA(cm), sizeof(int));
+          else if (cm->cmsg_len >= CMSG_LEN(sizeof(uint16_t))) { uint16_t u; std::memcpy(&u, CMSG_DATA(cm), 2); v = u; }
+          if (v > 0) seg = static_cast<size_t>(v);
+        }
+      }
+      quic::Address from = to_quic(ep.raddr[i]);
+      for (size_t off = 0; off < len; off += seg)
+        ep.engine->handle_datagram(p + off, std::min(seg, len - off), from, now);
     }
     // ACKs and flow-control updates go out between batches, not after the whole burst.
     write(ep);
-    if (static_cast<size_t>(n) < kQuicRecvBatch) {
+    if (static_cast<size_t>(n) < ep.rslots) {
       ep.deferred = false;
       return;
     }

@@ -43,6 +43,11 @@ inline constexpr size_t kQuicRecvBatch = 64;
 // Receive buffer per datagram: larger than any QUIC packet we accept (kMaxUdpPayload 1452, and
 // peers probing up to a 1500-byte Ethernet MTU). Truncated datagrams (MSG_TRUNC) are dropped.
 inline constexpr size_t kQuicRecvBufferSize = 2048;
+// With UDP GRO (Linux 5.0+, probed per socket) one receive returns a peer's whole GSO batch (up
+// to 64 KiB of equal segments): 16 such buffers (1 MiB, as a TCP connection's output buffer) per
+// recvmmsg, split into datagrams here. Without GRO the 64 x 2 KiB layout above is used.
+inline constexpr size_t kQuicGroBatch = 16;
+inline constexpr size_t kQuicGroBufferSize = 65536;
 // Batches read per wake-up before timers and commands get their turn (64 * 8 = 512 datagrams,
 // about 700 KiB: the same order as a TCP connection's kMaxReadsPerEvent * 64 KiB reads).
 inline constexpr int kQuicMaxRecvBatchesPerEvent = 8;
