@@ -1,7 +1,7 @@
 /**
  * `npm run bench:micro`: runs every micro-benchmark of bench/micro/ one after the other (each in its
  * own process, so one bench's garbage and JIT state do not weigh on the next), shows their output,
- * then prints one summary table from the JSON line each prints last.
+ * then prints one summary table from the `{"bench": ...}` JSON lines they print.
  *   node --import tsx bench/micro/run.ts [timeMs per task, default 200]
  * About 15 s in all at the default budget on this 2-core machine.
  */
@@ -24,8 +24,7 @@ for (const file of BENCHES) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, file), timeMs], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   process.stdout.write(r.stdout)
   if (r.status !== 0) { console.error(`${file} failed (exit ${r.status})`); process.exitCode = 1; continue }
-  const last = r.stdout.trim().split('\n').reverse().find(l => l.startsWith('{"bench"'))
-  if (last !== undefined) summaries.push(JSON.parse(last) as Summary)
+  for (const line of r.stdout.split('\n')) if (line.startsWith('{"bench"')) summaries.push(JSON.parse(line) as Summary)
 }
 
 console.log(`\n===== summary (medians; js/ours above 1 means we are faster; load average ${loadBefore.map(x => x.toFixed(2)).join(' ')} at start, ${loadavg().map(x => x.toFixed(2)).join(' ')} at end)`)
