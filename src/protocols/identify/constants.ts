@@ -29,3 +29,13 @@ export const IDENTIFY_CLOSE_GRACE_MS = 1_000
  * one request and the odd push at a time; rust-libp2p's identify handler allows 10.
  */
 export const MAX_CONCURRENT_IDENTIFY_STREAMS = 10
+/**
+ * A failed identify request (stream not opened in time, I/O error, exchange past its deadline) is
+ * retried after this delay, doubled per retry, instead of only at the next interval (5 min). Not in
+ * rust-libp2p or js-libp2p, which wait for the interval: a request the remote never saw (a busy
+ * node, a stream lost in transit) would leave the peer unidentified for minutes. 1 s lets a busy
+ * remote catch up and is small beside the 5 s exchange timeout.
+ */
+export const IDENTIFY_RETRY_DELAY_MS = 1_000
+/** Retries after a failed request before waiting for the interval: 3 (1 s, 2 s, 4 s) spans about half a minute with timeouts. */
+export const MAX_IDENTIFY_RETRIES = 3

@@ -18,7 +18,10 @@ import { ProtocolViolationError, TimeoutError } from '../../core/errors.ts'
 import { openPeerRecord, type PeerRecord } from '../../core/record/peer-record.ts'
 import { ByteReader } from '../../utils/byte-reader.ts'
 import { lengthPrefixed, readLengthPrefixed } from '../../utils/length-prefixed.ts'
-import { IDENTIFY_CLOSE_GRACE_MS, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, MAX_CONCURRENT_IDENTIFY_STREAMS, MAX_IDENTIFY_MESSAGE_SIZE } from './constants.ts'
+import {
+  IDENTIFY_CLOSE_GRACE_MS, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, IDENTIFY_RETRY_DELAY_MS, MAX_CONCURRENT_IDENTIFY_STREAMS, MAX_IDENTIFY_MESSAGE_SIZE,
+  MAX_IDENTIFY_RETRIES
+} from './constants.ts'
 import { decodeIdentify, encodeIdentify, type IdentifyMessage } from './message.ts'
 
 /** What a remote told us, checked: the key matches the peer, the record is verified. */
@@ -79,6 +82,10 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
   private nextIdentifyAt = 0
   private requesting = false
   private pushWanted = false
+  /** Retries of the request made since the last success (see IDENTIFY_RETRY_DELAY_MS). */
+  private retries = 0
+  /** A request failed: the next poll schedules the retry on its clock. */
+  private retryDue = false
   private closed = false
   private lastNow = 0
 
@@ -118,7 +125,7 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
     if (this.closed) { stream.reset(); return }
     if (info === 'identify') {
       this.requesting = false
-      this.run(stream, async () => ({ type: 'identified', info: await this.receive(stream) }))
+      this.run(stream, async () => ({ type: 'identified', info: await this.receive(stream) }), true)
     } else {
       this.run(stream, async () => { await this.send(stream, false); return { type: 'pushed' } })
     }
@@ -127,7 +134,9 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
   onOutboundStreamError (info: Info, error: StreamUpgradeError): void {
     if (info === 'identify') {
       this.requesting = false
-      this.nextIdentifyAt = this.lastNow + this.config.intervalMs
+      // A remote that does not speak identify, or a closing connection, is not asked again soon.
+      if (error.kind === 'timeout' || error.kind === 'io') this.requestFailed()
+      else this.nextIdentifyAt = this.lastNow + this.config.intervalMs
     }
     this.out.push({ type: 'notifyBehaviour', event: { type: 'error', error } })
   }
@@ -141,6 +150,10 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
     for (const [stream, deadline] of this.active) {
       if (deadline === undefined) this.active.set(stream, cx.now + this.config.timeoutMs)
       else if (cx.now >= deadline) stream.reset(new TimeoutError(`identify exchange took over ${this.config.timeoutMs} ms`))
+    }
+    if (this.retryDue) {
+      this.retryDue = false
+      this.nextIdentifyAt = cx.now + IDENTIFY_RETRY_DELAY_MS * 2 ** (this.retries - 1)
     }
     if (!this.closed && !this.requesting && cx.now >= this.nextIdentifyAt) {
       this.requesting = true
@@ -168,17 +181,33 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
 
   // ---- exchanges ---------------------------------------------------------------------------
 
-  private run (stream: Stream, exchange: () => Promise<IdentifyHandlerEvent>): void {
+  /** A request failed for a reason that may pass (late, lost, I/O): retry soon, a few times. */
+  private requestFailed (): void {
+    if (this.closed) return
+    if (this.retries >= MAX_IDENTIFY_RETRIES) {
+      // Out of retries: the next attempt is the periodic one, with fresh retries.
+      this.retries = 0
+      return
+    }
+    this.retries++
+    this.retryDue = true
+    this.out.wake()
+  }
+
+  private run (stream: Stream, exchange: () => Promise<IdentifyHandlerEvent>, request = false): void {
     this.active.set(stream, undefined)
     exchange().then(event => {
       this.active.delete(stream)
       if (this.closed) return
+      if (event.type === 'identified') this.retries = 0
       if (event.type === 'identified' || event.type === 'pushReceived') this.reportRemoteProtocols(event)
       this.out.push({ type: 'notifyBehaviour', event })
     }, (err: unknown) => {
       this.active.delete(stream)
       stream.reset()
       if (this.closed) return
+      // A remote that sent a malformed or mismatched message would do it again: no retry.
+      if (request && !(err instanceof ProtocolViolationError)) this.requestFailed()
       this.out.push({ type: 'notifyBehaviour', event: { type: 'error', error: err instanceof Error ? err : new Error(String(err)) } })
     })
     this.out.wake()
@@ -235,9 +264,12 @@ export class IdentifyHandler implements ConnectionHandler<IdentifyHandlerIn, Ide
     const reader = new ByteReader(stream)
     const body = await readLengthPrefixed(reader, MAX_IDENTIFY_MESSAGE_SIZE, IDENTIFY_PROTOCOL)
     if (body === undefined) throw new ProtocolViolationError(IDENTIFY_PROTOCOL, 'stream ended before the Identify message')
-    // The message is the whole exchange: close our side (the remote already closed or will).
-    await stream.close()
-    return this.check(decodeIdentify(body))
+    const info = this.check(decodeIdentify(body))
+    // The message is the whole exchange: close our side (the remote already closed or waits for
+    // it, see `send`). The result does not wait for the close, nor fail with it: a remote that
+    // resets after sending, or a slow FIN under load, must not cost a message we already hold.
+    stream.close().catch(() => { stream.reset() })
+    return info
   }
 
   private check (m: IdentifyMessage): IdentifyInfo {
