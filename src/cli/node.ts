@@ -1,6 +1,6 @@
 /**
  * `libp2p-native node`: runs a Kademlia DHT server node until SIGINT/SIGTERM. Its identity key
- * (`identity.key`) and its records and provider entries (`kad-store.journal`) live in the data
+ * (`identity.key`) and its records and provider entries (`kad-store.mdb`, lmdb) live in the data
  * directory, so a restart keeps its peer id and what it stored (records expire on time).
  * Prints JSON lines: one `listening` line (peer id and addresses), then routing-table changes,
  * mode switches and, unless `--quiet`, inbound requests; `stopped` at the end.
@@ -9,7 +9,8 @@
  *
  * Options: --mode server|client|auto|auto-server (default server: this command is for reachable
  * nodes), --lan, --protocol-prefix /name, --accept-unknown-namespaces (store records under any
- * key, as rust-libp2p does; by default only namespaces with a validator, `/pk/`, as Go), --quiet. Exit code 0 after a clean stop, 1 on a start
+ * key, as rust-libp2p does; by default only namespaces with a validator, `/pk/`, as Go), --quiet,
+ * --store lmdb|journal|level (default lmdb, chosen in bench/kad/store.md). Exit code 0 after a clean stop, 1 on a start
  * failure, 2 on bad usage.
  */
 import { parseArgs } from 'node:util'
@@ -25,6 +26,8 @@ import { IdentifyBehaviour } from '../protocols/identify/index.ts'
 import { PingBehaviour } from '../protocols/ping/index.ts'
 import { Kademlia } from '../protocols/kad/behaviour.ts'
 import { createKadConfig, type KadConfig, type KadMode } from '../protocols/kad/config.ts'
+import type { RecordStore } from '../protocols/kad/store/types.ts'
+import { DEFAULT_PERSISTENT_STORE, PERSISTENT_STORE_KINDS, openPersistentStore, type PersistentStoreKind } from '../protocols/kad/store/persistent.ts'
 import type { KadEvent } from '../protocols/kad/types.ts'
 import { parseMultiaddr, splitPeerId } from '../utils/multiaddr.ts'
 import { transportFor } from './swarm-node.ts'
@@ -32,6 +35,7 @@ import { transportFor } from './swarm-node.ts'
 export const USAGE = `usage: libp2p-native node --data-dir DIR [--listen MULTIADDR]… [--bootstrap MULTIADDR/p2p/ID]…
        [--mode server|client|auto|auto-server] [--lan] [--protocol-prefix /name] [--accept-unknown-namespaces] [--quiet]
        [--kad-config JSON]   any KadConfig fields, e.g. '{"replicationInterval":60000}' (docs/kad-parameters.md)
+       [--store lmdb|journal|level]   the record store in DIR (default lmdb)
 `
 /** Kubo's default swarm address: all interfaces, TCP 4001. */
 export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4001'
@@ -51,6 +55,7 @@ export interface NodeOptions {
 
 export async function main (argv: string[], io: CliIO = processIO, options: NodeOptions = {}): Promise<number> {
   let dataDir: string, listen: Multiaddr[], bootstrap: Multiaddr[], quiet: boolean, acceptUnknownNamespaces: boolean
+  let storeKind: PersistentStoreKind = DEFAULT_PERSISTENT_STORE
   const config: Partial<KadConfig> = { mode: 'server' }
   try {
     const { values, positionals } = parseArgs({
@@ -65,6 +70,7 @@ export async function main (argv: string[], io: CliIO = processIO, options: Node
         quiet: { type: 'boolean' },
         'accept-unknown-namespaces': { type: 'boolean' },
         'kad-config': { type: 'string' },
+        store: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       },
       allowPositionals: false,
@@ -93,6 +99,10 @@ export async function main (argv: string[], io: CliIO = processIO, options: Node
     // Validate now, so a bad combination is a usage error with the validator's message.
     createKadConfig(config)
     acceptUnknownNamespaces = values['accept-unknown-namespaces'] === true
+    if (values.store !== undefined) {
+      if (!(PERSISTENT_STORE_KINDS as readonly string[]).includes(values.store)) throw new InvalidArgumentError(`--store must be ${PERSISTENT_STORE_KINDS.join(', ')}, got "${values.store}"`)
+      storeKind = values.store as PersistentStoreKind
+    }
   } catch (err) {
     io.stderr.write(`libp2p-native node: ${(err as Error).message}\n${USAGE}`)
     return 2
@@ -101,9 +111,12 @@ export async function main (argv: string[], io: CliIO = processIO, options: Node
 
   let swarm
   let kad: Kademlia | undefined
+  let store: RecordStore | undefined
   try {
     mkdirSync(dataDir, { recursive: true })
     const key = await loadOrCreateKeyFile(join(dataDir, IDENTITY_FILE))
+    // lmdb and the journal open synchronously inside Kademlia; classic-level only asynchronously.
+    if (storeKind === 'level') store = await openPersistentStore(dataDir, { kind: 'level' })
     let builder = SwarmBuilder.withExistingIdentity(key)
     if (options.transport !== undefined) builder = builder.withTransport(options.transport)
     else {
@@ -112,14 +125,14 @@ export async function main (argv: string[], io: CliIO = processIO, options: Node
     swarm = await builder.withBehaviour(k => combine({
       identify: new IdentifyBehaviour({ privateKey: k }),
       ping: new PingBehaviour({ intervalMs: 60_000 }),
-      kad: new Kademlia({ peerId: peerIdFromPrivateKey(k), config, dataDir, acceptUnknownNamespaces })
+      kad: new Kademlia({ peerId: peerIdFromPrivateKey(k), config, dataDir, store, storeKind: storeKind === 'level' ? undefined : storeKind, acceptUnknownNamespaces })
     })).withSwarmConfig({ idleConnectionTimeout: 60_000 }).build()
     kad = swarm.behaviour.members.kad
     for (const addr of listen) await swarm.listen(addr)
   } catch (err) {
     io.stderr.write(`libp2p-native node: ${(err as Error).message}\n`)
     await swarm?.close()
-    await kad?.store.close()
+    await (kad?.store ?? store)?.close()
     return 1
   }
   const peerId = swarm.localPeerId.toString()

@@ -114,6 +114,9 @@ test('node CLI: a DHT server with a data directory keeps its identity and record
     c = capture()
     assert.equal(await node([], c.io, { transport }), 2)
     assert.match(c.err(), /--data-dir is required/)
+    c = capture()
+    assert.equal(await node(['--data-dir', dir, '--store', 'sqlite'], c.io, { transport }), 2)
+    assert.match(c.err(), /--store must be lmdb, journal, level/)
   } finally {
     await closeAll(swarms)
     rmSync(dir, { recursive: true })

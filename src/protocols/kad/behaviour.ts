@@ -42,7 +42,7 @@ import { ConnectionType, kadMessage, MessageType, type KadMessage, type WirePeer
 import { ClosestPeersIter, type ClosestPeersConfig, type QueryPeersIter } from './query/closest.ts'
 import { ClosestDisjointPeersIter } from './query/disjoint.ts'
 import { MemoryRecordStore } from './store/memory.ts'
-import { JournalRecordStore } from './store/journal.ts'
+import { openPersistentStoreSync, type PersistentStoreKind } from './store/persistent.ts'
 import type { RecordStore, StoredRecord } from './store/types.ts'
 import { Validators, type RecordValidator } from './store/validation.ts'
 import type {
@@ -55,10 +55,16 @@ export interface KademliaInit {
   /** Parameters; see config.ts. Overlaid on `base` (ours by default, or `goDefaults()`/`rustDefaults()`). */
   config?: Partial<KadConfig>
   base?: KadConfig
-  /** Where records live. Default: a persistent journal store in `dataDir` when given, else in memory. */
+  /** Where records live. Default: the persistent store in `dataDir` when given (lmdb, see `storeKind`), else in memory. */
   store?: RecordStore
-  /** The node's data directory; records and provider entries persist there (`kad-store.journal`). */
+  /** The node's data directory; records and provider entries persist there (`kad-store.mdb`). */
   dataDir?: string
+  /**
+   * Which persistent store `dataDir` gets: 'lmdb' (default, chosen by bench/kad/store.md; falls
+   * back to the journal if lmdb's native binary does not load) or 'journal'. classic-level opens
+   * asynchronously: pass it as `store` (`await openPersistentStore(dir, { kind: 'level' })`).
+   */
+  storeKind?: Exclude<PersistentStoreKind, 'level'>
   /** Validators per namespace, beside the built-in `/pk/`. */
   validators?: Record<string, RecordValidator>
   /** Accept records under namespaces without a validator (Rust's behaviour). Default false (Go's). */
@@ -168,7 +174,9 @@ export class Kademlia implements NetworkBehaviour<KadEvent, KadHandler> {
     this.protocolIds = Object.freeze([...kadProtocols(this.config)])
     this.log = init.logger ?? defaultLogger('kad')
     this.wallClock = init.wallClock ?? Date.now
-    this.store = init.store ?? (init.dataDir !== undefined ? new JournalRecordStore(init.dataDir) : new MemoryRecordStore())
+    this.store = init.store ?? (init.dataDir !== undefined
+      ? openPersistentStoreSync(init.dataDir, { kind: init.storeKind, onNotice: (m, d) => this.log.warn(m, d) })
+      : new MemoryRecordStore())
     this.validators = new Validators(init.validators ?? {}, init.acceptUnknownNamespaces ?? false)
     this.table = new RoutingTable(this.localPeer, {
       kBucketSize: this.config.kBucketSize,

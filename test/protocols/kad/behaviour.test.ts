@@ -249,11 +249,12 @@ test('with a data directory the persistent store is the default and records surv
   const { join } = await import('node:path')
   const { Kademlia } = await import('../../../src/protocols/kad/behaviour.ts')
   const { JournalRecordStore } = await import('../../../src/protocols/kad/store/journal.ts')
+  const { LmdbRecordStore } = await import('../../../src/protocols/kad/store/lmdb.ts')
   const { generateKeyPair, peerIdFromPrivateKey } = await import('../../../src/identity/index.ts')
   const dir = mkdtempSync(join(tmpdir(), 'kad-datadir-'))
   const peerId = peerIdFromPrivateKey(generateKeyPair())
   const k1 = new Kademlia({ peerId, dataDir: dir, acceptUnknownNamespaces: true, config: { autoRefresh: false } })
-  assert.ok(k1.store instanceof JournalRecordStore)
+  assert.ok(k1.store instanceof LmdbRecordStore, 'lmdb is the default persistent store (bench/kad/store.md)')
   k1.putRecord({ key: enc('/x/persist'), value: enc('kept') })
   k1.startProviding(enc('cid-persist'))
   await k1.store.close()
@@ -261,7 +262,13 @@ test('with a data directory the persistent store is the default and records surv
   assert.deepEqual(k2.store.getRecord(enc('/x/persist'), Date.now())?.value, enc('kept'))
   assert.equal([...k2.store.provided(peerId)].length, 1)
   await k2.store.close()
+  // The journal can still be asked for (the fallback that needs no native addon).
+  const jdir = mkdtempSync(join(tmpdir(), 'kad-datadir-'))
+  const k3 = new Kademlia({ peerId, dataDir: jdir, storeKind: 'journal', acceptUnknownNamespaces: true, config: { autoRefresh: false } })
+  assert.ok(k3.store instanceof JournalRecordStore)
+  await k3.store.close()
   rmSync(dir, { recursive: true })
+  rmSync(jdir, { recursive: true })
 })
 
 test('wire: raw streams get answers, several requests share a stream, garbage and oversized frames are reset', async () => {

@@ -12,6 +12,10 @@ import { generateKeyPair, peerIdFromPrivateKey } from '../../../src/identity/ind
 import { Rng } from './rng.ts'
 import { randomPeerId } from './helpers.ts'
 import { storeCompliance, enc, rec, prov } from './store-compliance.ts'
+import { openPersistentStore, openPersistentStoreSync, MIGRATED_JOURNAL_FILE } from '../../../src/protocols/kad/store/persistent.ts'
+import { LMDB_FILE, LMDB_MAX_KEY_BYTES } from '../../../src/protocols/kad/store/lmdb.ts'
+import { StoreLimitError } from '../../../src/protocols/kad/store/types.ts'
+import { existsSync } from 'node:fs'
 
 
 storeCompliance('memory', { open: async (_dir, limits) => new MemoryRecordStore(limits), persistent: false })
@@ -125,5 +129,57 @@ test('journal: replaying random garbage after the header never throws and keeps 
     s.putRecord(rec('/a/3', 'z', null))
     await s.close()
   }
+  rmSync(dir, { recursive: true })
+})
+
+test('persistent store factory: lmdb by default, journal and level on request, a journal directory migrated into lmdb once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kad-store-'))
+  const t0 = Date.now()
+  const rng = new Rng(9)
+  const p = randomPeerId(rng)
+  // A directory written by the journal store (the default before lmdb).
+  const j = openPersistentStoreSync(dir, { kind: 'journal' })
+  assert.ok(j instanceof JournalRecordStore)
+  j.putRecord(rec('/a/1', 'v1', t0 + 100_000, t0))
+  j.putRecord(rec('/a/old', 'v0', t0 - 1, t0 - 10)) // already expired: copied, still hidden, expires on the first pass
+  j.addProvider(prov('/p/1', p.bytes, t0 + 100_000, t0))
+  await j.close()
+  const notices: string[] = []
+  const s = openPersistentStoreSync(dir, { onNotice: (m) => notices.push(m) })
+  assert.ok(s instanceof LmdbRecordStore)
+  assert.deepEqual(notices, ['migrated the journal store into lmdb'])
+  assert.ok(existsSync(join(dir, MIGRATED_JOURNAL_FILE)) && !existsSync(join(dir, JOURNAL_FILE)) && existsSync(join(dir, LMDB_FILE)))
+  assert.deepEqual(s.getRecord(enc('/a/1'), t0)?.value, enc('v1'))
+  assert.equal(s.getRecord(enc('/a/old'), t0), undefined)
+  assert.deepEqual(s.getProviders(enc('/p/1'), t0)[0]?.provider, p.bytes)
+  assert.deepEqual(s.expire(t0), { records: 1, providers: 0 })
+  await s.close()
+  // The migration ran once: a reopen neither migrates again nor loses anything.
+  const again = openPersistentStoreSync(dir, { onNotice: (m) => notices.push(m) })
+  assert.equal(notices.length, 1)
+  assert.deepEqual(again.stats(), { records: 1, providerKeys: 1, providers: 1 })
+  await again.close()
+  const level = await openPersistentStore(dir, { kind: 'level' })
+  assert.ok(level instanceof LevelRecordStore)
+  await level.close()
+  assert.throws(() => openPersistentStoreSync(dir, { kind: 'level' }), /asynchronously/)
+  rmSync(dir, { recursive: true })
+})
+
+test('lmdb: keys longer than LMDB allows are refused as a limit, and lookups of them find nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kad-store-'))
+  const s = new LmdbRecordStore(dir)
+  const long = new Uint8Array(LMDB_MAX_KEY_BYTES + 1).fill(0x61)
+  assert.throws(() => s.putRecord({ key: long, value: enc('v'), publisher: undefined, timeReceived: 0, expires: null }), (e: unknown) => e instanceof StoreLimitError && e.limit === 'maxKeyBytes')
+  assert.throws(() => s.addProvider({ key: long, provider: enc('p'), addrs: [], timeReceived: 0, expires: null }), StoreLimitError)
+  assert.equal(s.getRecord(long, 0), undefined)
+  assert.deepEqual(s.getProviders(long, 0), [])
+  const max = new Uint8Array(LMDB_MAX_KEY_BYTES).fill(0x62)
+  s.putRecord({ key: max, value: enc('v'), publisher: undefined, timeReceived: 0, expires: 10 })
+  s.addProvider({ key: max, provider: new Uint8Array(64).fill(1), addrs: [], timeReceived: 0, expires: 10 })
+  await s.flush()
+  assert.deepEqual(s.getRecord(max, 0)?.value, enc('v'))
+  assert.deepEqual(s.expire(10), { records: 1, providers: 1 })
+  await s.close()
   rmSync(dir, { recursive: true })
 })

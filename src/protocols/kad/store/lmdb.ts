@@ -118,6 +118,10 @@ export class LmdbRecordStore implements RecordStore {
   private readonly db: RootDatabase<Buffer, Buffer>
   /** latin1 string of the database key → the latest write not yet committed. */
   private readonly overlay = new Map<string, Pending>()
+  /** The transaction the latest writes went into, and those writes. */
+  private batch: Promise<boolean> | undefined
+  private group: Array<[string, Pending]> = []
+  private inSyncTxn = false
   private counts: StoreStats
   private closed = false
 
@@ -127,8 +131,12 @@ export class LmdbRecordStore implements RecordStore {
     mkdirSync(dir, { recursive: true })
     this.path = join(dir, LMDB_FILE)
     this.db = loadLmdb().open<Buffer, Buffer>({ path: this.path, encoding: 'binary', keyEncoding: 'binary', compression: false })
+    this.counts = this.readCounts()
+  }
+
+  private readCounts (): StoreStats {
     const m = this.db.getBinary(META)
-    this.counts = m !== undefined && m.byteLength === 12
+    return m !== undefined && m.byteLength === 12
       ? { records: m.readUInt32LE(0), providerKeys: m.readUInt32LE(4), providers: m.readUInt32LE(8) }
       : { records: 0, providerKeys: 0, providers: 0 }
   }
@@ -143,12 +151,28 @@ export class LmdbRecordStore implements RecordStore {
 
   private write (k: Buffer, v: Buffer | undefined): void {
     if (this.closed) throw new Error('lmdb store is closed')
+    if (this.inSyncTxn) {
+      // Inside transactionSync: the write lands in the open transaction and reads see it.
+      if (v === undefined) this.db.removeSync(k); else this.db.putSync(k, v)
+      return
+    }
     const ks = k.toString('latin1')
     const pending: Pending = { v }
     this.overlay.set(ks, pending)
     const done = v === undefined ? this.db.remove(k) : this.db.put(k, v)
-    const settle = (): void => { if (this.overlay.get(ks) === pending) this.overlay.delete(ks) }
-    done.then(settle, settle)
+    // lmdb-js returns one promise per transaction (every write of the turn): one reaction per
+    // transaction clears its writes from the overlay, unless a later write replaced them there.
+    if (done !== this.batch) {
+      this.batch = done
+      const group: Array<[string, Pending]> = []
+      this.group = group
+      const settle = (): void => {
+        for (const [key, p] of group) if (this.overlay.get(key) === p) this.overlay.delete(key)
+        group.length = 0 // committed: nothing more joins this transaction, and `this.group` may still point here
+      }
+      done.then(settle, settle)
+    }
+    this.group.push([ks, pending])
   }
 
   /** Entries with start ≤ key < end, the overlay's pending writes taking precedence. */
@@ -305,6 +329,30 @@ export class LmdbRecordStore implements RecordStore {
   * provided (local: PeerId): Iterable<ProviderEntry> {
     const me = local.bytes
     for (const e of this.providers()) if (equalBytes(e.provider, me)) yield e
+  }
+
+  /**
+   * Copies every record and provider entry of `from` in one synchronous transaction: committed
+   * and synced when this returns (used to migrate a journal store's directory).
+   */
+  importSync (from: RecordStore): { records: number, providers: number } {
+    let records = 0
+    let providers = 0
+    try {
+      this.db.transactionSync(() => {
+        this.inSyncTxn = true
+        try {
+          for (const r of from.records()) { this.putRecord(r); records++ }
+          for (const p of from.providers()) { this.addProvider(p); providers++ }
+        } finally {
+          this.inSyncTxn = false
+        }
+      })
+    } catch (err) {
+      this.counts = this.readCounts() // the transaction was aborted: back to what is on disk
+      throw err
+    }
+    return { records, providers }
   }
 
   // ---- expiry, stats, lifecycle -------------------------------------------------------------
