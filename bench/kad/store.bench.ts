@@ -1,77 +1,164 @@
 /**
- * Kademlia record store measurements (issue 5 target: 100,000 records and 100,000 provider entries,
- * store lookups under 1 ms p99, memory reported). Prints one JSON line per store.
+ * Kademlia record store measurements (issue 5 target: 100,000 records and 100,000 provider
+ * entries, store lookups under 1 ms p99, memory reported), every store in one run:
  *   node --expose-gc --import tsx bench/kad/store.bench.ts [count]
- * Values are 300 bytes (a typical IPNS record), keys 38 bytes (`/ipns/` + a 32-byte multihash).
+ * Each store runs in two fresh child processes so that heap and RSS are its own:
+ *   load    insert `count` records and `count` provider entries, flush (durable), time lookups,
+ *           report heap/RSS and the directory's size on disk, close;
+ *   reopen  a new process (a restart): open the same directory, time the open, time lookups,
+ *           report heap/RSS.
+ * Values are 300 pseudo-random bytes, distinct per record (a typical IPNS record), record keys 38 bytes (`/ipns/` + 32 bytes),
+ * provider keys 34 bytes (a SHA-256 multihash), one provider with one address per key.
+ * Keys are derived from their index, so both processes agree on them. Prints one JSON line per
+ * phase and a Markdown table at the end.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 import { MemoryRecordStore } from '../../src/protocols/kad/store/memory.ts'
 import { JournalRecordStore } from '../../src/protocols/kad/store/journal.ts'
+import { LmdbRecordStore } from '../../src/protocols/kad/store/lmdb.ts'
+import { LevelRecordStore } from '../../src/protocols/kad/store/level.ts'
 import type { RecordStore } from '../../src/protocols/kad/store/types.ts'
 
-const N = Number(process.argv[2] ?? 100_000)
+const STORES = ['memory', 'journal', 'lmdb', 'level'] as const
+type StoreName = typeof STORES[number]
+/** Lookups timed per kind and phase: 20,000 gives a p99 from 200 samples above it. */
+const LOOKUPS = 20_000
+/** Entries expire in an hour: live for the whole run. */
+const TTL_MS = 3_600_000
+
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
-const keys = Array.from({ length: N }, () => new Uint8Array([...Buffer.from('/ipns/'), ...randomBytes(32)]))
-const pkeys = Array.from({ length: N }, () => new Uint8Array(randomBytes(34)))
-const provider = new Uint8Array(randomBytes(34))
-const value = new Uint8Array(randomBytes(300))
+const h = (tag: string, i: number): Buffer => createHash('sha256').update(`${tag}${i}`).digest()
+const recordKey = (i: number): Uint8Array => new Uint8Array(Buffer.concat([Buffer.from('/ipns/'), h('r', i)]))
+const providerKey = (i: number): Uint8Array => new Uint8Array(Buffer.concat([Buffer.from([0x12, 0x20]), h('p', i)]))
+const provider = new Uint8Array(Buffer.concat([Buffer.from([0x12, 0x20]), h('peer', 0)]))
+/** 300 pseudo-random bytes per record (IPNS records are mostly a signature: incompressible, and distinct per record). */
+function valueOf (i: number): Uint8Array {
+  let x = (i * 0x9e3779b1 + 1) >>> 0
+  const v = new Uint8Array(300)
+  for (let j = 0; j < v.length; j++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; v[j] = x & 0xff }
+  return v
+}
 const addr = Uint8Array.from([4, 1, 2, 3, 4, 6, 0x0f, 0xa1])
 
-function percentile (sorted: number[], p: number): number { return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number }
+async function open (name: StoreName, dir: string): Promise<RecordStore> {
+  switch (name) {
+    case 'memory': return new MemoryRecordStore()
+    case 'journal': return new JournalRecordStore(dir)
+    case 'lmdb': return new LmdbRecordStore(dir)
+    case 'level': return await LevelRecordStore.open(dir)
+  }
+}
 
-function measureLookups (store: RecordStore, now: number): { recordP50us: number, recordP99us: number, providerP99us: number } {
+function percentile (sorted: number[], p: number): number { return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number }
+const us = (x: number): number => +x.toFixed(2)
+
+function lookups (store: RecordStore, n: number, now: number): Record<string, number> {
   const rt: number[] = []
   const pt: number[] = []
-  for (let i = 0; i < 20_000; i++) {
-    const k = keys[(i * 7919) % N] as Uint8Array
+  const rk = Array.from({ length: LOOKUPS }, (_, i) => recordKey((i * 7919) % n))
+  const pk = Array.from({ length: LOOKUPS }, (_, i) => providerKey((i * 104729) % n))
+  for (let i = 0; i < LOOKUPS; i++) {
     let t = process.hrtime.bigint()
-    if (store.getRecord(k, now) === undefined) throw new Error('missing record')
+    if (store.getRecord(rk[i] as Uint8Array, now) === undefined) throw new Error('missing record')
     rt.push(Number(process.hrtime.bigint() - t) / 1000)
-    const pk = pkeys[(i * 104729) % N] as Uint8Array
     t = process.hrtime.bigint()
-    if (store.getProviders(pk, now).length !== 1) throw new Error('missing provider')
+    if (store.getProviders(pk[i] as Uint8Array, now).length !== 1) throw new Error('missing provider')
     pt.push(Number(process.hrtime.bigint() - t) / 1000)
   }
   rt.sort((a, b) => a - b); pt.sort((a, b) => a - b)
-  return { recordP50us: +percentile(rt, 0.5).toFixed(2), recordP99us: +percentile(rt, 0.99).toFixed(2), providerP99us: +percentile(pt, 0.99).toFixed(2) }
+  return {
+    recordP50us: us(percentile(rt, 0.5)),
+    recordP99us: us(percentile(rt, 0.99)),
+    recordMaxus: us(rt[rt.length - 1] as number),
+    providerP50us: us(percentile(pt, 0.5)),
+    providerP99us: us(percentile(pt, 0.99))
+  }
 }
 
-async function run (name: string, open: () => RecordStore, reopen?: () => RecordStore): Promise<void> {
-  gc()
+/** Bytes allocated on disk under `dir` (du's measure: sparse files count what they use). */
+function diskBytes (dir: string): number {
+  let total = 0
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    total += e.isDirectory() ? diskBytes(p) : statSync(p).blocks * 512
+  }
+  return total
+}
+
+const mib = (b: number): number => +(b / 1048576).toFixed(1)
+
+function memory (heap0: number): Record<string, number> {
+  gc(); gc()
+  const m = process.memoryUsage()
+  return { heapMiB: mib(m.heapUsed - heap0), externalMiB: mib(m.external + m.arrayBuffers), rssMiB: mib(m.rss) }
+}
+
+async function child (phase: string, name: StoreName, dir: string, n: number, now: number): Promise<void> {
+  gc(); gc()
   const heap0 = process.memoryUsage().heapUsed
-  const now = Date.now()
-  const store = open()
-  let t = performance.now()
-  for (let i = 0; i < N; i++) store.putRecord({ key: keys[i] as Uint8Array, value, publisher: undefined, timeReceived: now, expires: now + 3_600_000 })
-  const putMs = performance.now() - t
-  t = performance.now()
-  for (let i = 0; i < N; i++) store.addProvider({ key: pkeys[i] as Uint8Array, provider, addrs: [addr], timeReceived: now, expires: now + 3_600_000 })
-  const provideMs = performance.now() - t
-  await store.flush()
-  gc()
-  const heapMiB = (process.memoryUsage().heapUsed - heap0) / 1048576
-  const lookups = measureLookups(store, now)
-  const out: Record<string, unknown> = {
-    store: name, records: N, providers: N,
-    putPerSec: Math.round(N / putMs * 1000), addProviderPerSec: Math.round(N / provideMs * 1000),
-    ...lookups, heapMiB: +heapMiB.toFixed(1)
+  if (phase === 'load') {
+    const store = await open(name, dir)
+    const t = performance.now()
+    for (let i = 0; i < n; i++) store.putRecord({ key: recordKey(i), value: valueOf(i), publisher: undefined, timeReceived: now, expires: now + TTL_MS })
+    const putLoopMs = performance.now() - t
+    const t2 = performance.now()
+    for (let i = 0; i < n; i++) store.addProvider({ key: providerKey(i), provider, addrs: [addr], timeReceived: now, expires: now + TTL_MS })
+    const provideLoopMs = performance.now() - t2
+    await store.flush()
+    const totalMs = performance.now() - t
+    const out = {
+      phase, store: name, records: n, providers: n,
+      putPerSec: Math.round(n / putLoopMs * 1000),
+      addProviderPerSec: Math.round(n / provideLoopMs * 1000),
+      durableInsertPerSec: Math.round(2 * n / totalMs * 1000),
+      ...lookups(store, n, now),
+      ...memory(heap0)
+    }
+    await store.close()
+    console.log(JSON.stringify({ ...out, diskMiB: name === 'memory' ? 0 : mib(diskBytes(dir)) }))
+  } else {
+    const t = performance.now()
+    const store = await open(name, dir)
+    const reopenMs = +(performance.now() - t).toFixed(1)
+    const s = store.stats()
+    if (s.records !== n || s.providers !== n) throw new Error(`reopened ${name} holds ${JSON.stringify(s)}`)
+    console.log(JSON.stringify({ phase, store: name, reopenMs, ...lookups(store, n, now), ...memory(heap0) }))
+    await store.close()
   }
-  if (store instanceof JournalRecordStore) out.journalMiB = +(store.journalBytes / 1048576).toFixed(1)
-  await store.close()
-  if (reopen !== undefined) {
-    t = performance.now()
-    const again = reopen()
-    out.reopenMs = Math.round(performance.now() - t)
-    out.afterReopen = measureLookups(again, now)
-    await again.close()
-  }
-  console.log(JSON.stringify(out))
 }
 
-await run('memory', () => new MemoryRecordStore())
-const dir = mkdtempSync(join(tmpdir(), 'kad-bench-'))
-await run('journal', () => new JournalRecordStore(dir), () => new JournalRecordStore(dir))
-rmSync(dir, { recursive: true })
+const self = fileURLToPath(import.meta.url)
+if (process.argv[2] === '--child') {
+  const [, , , phase, name, dir, n, now] = process.argv
+  await child(phase as string, name as StoreName, dir as string, Number(n), Number(now))
+} else {
+  const n = Number(process.argv[2] ?? 100_000)
+  const now = Date.now()
+  const rows: Array<Record<string, Record<string, number | string>>> = []
+  for (const name of STORES) {
+    const dir = mkdtempSync(join(tmpdir(), `kad-bench-${name}-`))
+    const row: Record<string, Record<string, number | string>> = {}
+    for (const phase of name === 'memory' ? ['load'] : ['load', 'reopen']) {
+      const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', self, '--child', phase, name, dir, String(n), String(now)], { encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`${name} ${phase} failed: ${r.stderr}`)
+      const line = r.stdout.trim().split('\n').pop() as string
+      console.log(line)
+      row[phase] = JSON.parse(line)
+    }
+    rows.push(row)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  console.log('\n| store | put/s (loop) | add-provider/s (loop) | durable inserts/s | record lookup p50 / p99 | provider lookup p99 | heap / RSS after load | on disk | reopen | lookup p50 / p99 after reopen | heap / RSS after reopen |')
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  const k = (x: unknown): string => `${Math.round(Number(x) / 1000)}k`
+  for (const { load: l, reopen: o } of rows) {
+    if (l === undefined) continue
+    console.log(`| ${String(l.store)} | ${k(l.putPerSec)} | ${k(l.addProviderPerSec)} | ${k(l.durableInsertPerSec)} | ${l.recordP50us} / ${l.recordP99us} µs | ${l.providerP99us} µs | ${l.heapMiB} / ${l.rssMiB} MiB | ${l.store === 'memory' ? '—' : `${l.diskMiB} MiB`} | ` +
+      (o === undefined ? '— | — | — |' : `${o.reopenMs} ms | ${o.recordP50us} / ${o.recordP99us} µs | ${o.heapMiB} / ${o.rssMiB} MiB |`))
+  }
+}
