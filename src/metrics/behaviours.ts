@@ -108,13 +108,14 @@ export class IdentifyMetrics {
 /**
  * One recorder for every request-response member: the `behaviour` label is the member's name.
  * Outcomes of both directions are counted; the inbound duration is the time from the `request`
- * event to `responseSent` (our handling time, as the remote sees it minus the network). The
- * outbound round trip needs the send time, which no event carries yet (see the report in
- * docs/design/metrics.md): it is not measured here.
+ * event to `responseSent` (our handling time, as the remote sees it minus the network); the
+ * outbound duration is the events' own `durationMs` (`sendRequest` to `response` or
+ * `outboundFailure` on the Swarm's clock, dialing included), by outcome.
  */
 export class RequestResponseMetrics {
   private readonly outcomes: Counter<'behaviour' | 'direction' | 'outcome'>
   private readonly inboundDuration: Histogram<'behaviour' | 'outcome'>
+  private readonly outboundDuration: Histogram<'behaviour' | 'outcome'>
   private readonly started = new Map<string, number>()
   private readonly clock: () => number
 
@@ -124,6 +125,7 @@ export class RequestResponseMetrics {
     this.clock = options.clock ?? (() => performance.now())
     this.outcomes = new Counter({ name: `${p}_requests_total`, help: 'Requests finished, by behaviour, direction (inbound, outbound) and outcome (ok or failure cause)', labelNames: ['behaviour', 'direction', 'outcome'], registers })
     this.inboundDuration = new Histogram({ name: `${p}_inbound_duration_seconds`, help: 'Inbound request received to response sent (or failed)', labelNames: ['behaviour', 'outcome'], buckets: REQUEST_DURATION_BUCKETS, registers })
+    this.outboundDuration = new Histogram({ name: `${p}_outbound_duration_seconds`, help: 'Outbound request sent (sendRequest) to response or failure, dialing included', labelNames: ['behaviour', 'outcome'], buckets: REQUEST_DURATION_BUCKETS, registers })
   }
 
   onEvent (behaviour: string, e: RequestResponseEvent<unknown, unknown>): void {
@@ -131,11 +133,17 @@ export class RequestResponseMetrics {
       case 'request':
         if (this.started.size < MAX_TIMED_INBOUND_REQUESTS) this.started.set(`${behaviour}\0${e.requestId}`, this.clock())
         return
-      case 'response': this.outcomes.inc({ behaviour, direction: 'outbound', outcome: 'ok' }); return
-      case 'outboundFailure': this.outcomes.inc({ behaviour, direction: 'outbound', outcome: errorOutcome(e.error) }); return
+      case 'response': this.outbound(behaviour, 'ok', e.durationMs); return
+      case 'outboundFailure': this.outbound(behaviour, errorOutcome(e.error), e.durationMs); return
       case 'responseSent': this.inbound(behaviour, e.requestId, 'ok'); return
       case 'inboundFailure': this.inbound(behaviour, e.requestId, errorOutcome(e.error))
     }
+  }
+
+  private outbound (behaviour: string, outcome: ErrorOutcome | 'ok', durationMs: number): void {
+    this.outcomes.inc({ behaviour, direction: 'outbound', outcome })
+    // A finite, non-negative figure only (an event built by hand may carry anything).
+    if (Number.isFinite(durationMs) && durationMs >= 0) this.outboundDuration.observe({ behaviour, outcome }, durationMs / 1000)
   }
 
   private inbound (behaviour: string, requestId: number | undefined, outcome: string): void {

@@ -4,6 +4,11 @@
  * repeats; a request to a peer without a connection dials it first (requests wait, bounded, for
  * the connection). Inbound requests arrive as `request` events with a channel; answer with
  * `sendResponse(channel, response)`.
+ *
+ * Outbound `response` and `outboundFailure` events carry `durationMs`: from `sendRequest` to the
+ * event, on the Swarm's clock (the behaviour reads none: a request is stamped with `cx.now` at the
+ * first poll after `sendRequest`, which that call wakes, and its outcome when the event leaves
+ * `poll`). It includes dialing when the peer was not connected, as the caller waits for that too.
  */
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '../../identity/peer-id.ts'
@@ -45,8 +50,9 @@ export interface ResponseChannel {
 
 export type RequestResponseEvent<Req, Res> =
   | { type: 'request', peerId: PeerId, connectionId: ConnectionId, requestId: InboundRequestId, request: Req, protocol: string, channel: ResponseChannel }
-  | { type: 'response', peerId: PeerId, connectionId: ConnectionId, requestId: OutboundRequestId, response: Res }
-  | { type: 'outboundFailure', peerId: PeerId, requestId: OutboundRequestId, error: Error }
+  /** `durationMs`: `sendRequest` to this event, on the Swarm's clock (see the module comment). */
+  | { type: 'response', peerId: PeerId, connectionId: ConnectionId, requestId: OutboundRequestId, response: Res, durationMs: number }
+  | { type: 'outboundFailure', peerId: PeerId, requestId: OutboundRequestId, error: Error, durationMs: number }
   | { type: 'inboundFailure', peerId: PeerId, requestId: InboundRequestId | undefined, error: Error }
   | { type: 'responseSent', peerId: PeerId, requestId: InboundRequestId }
 
@@ -66,6 +72,13 @@ export class RequestResponseBehaviour<Req, Res> implements NetworkBehaviour<Requ
   /** Outbound requests handed to a connection's handler, to fail them if it closes. */
   private readonly inFlight = new Map<ConnectionId, Map<OutboundRequestId, PeerId>>()
   private readonly inboundOpen = new Map<ConnectionId, Set<InboundRequestId>>()
+  /**
+   * Outbound requests not yet answered: their start on the Swarm's clock (NaN until stamped by the
+   * next poll). Bounded as the requests themselves: each ends in one response or failure event.
+   */
+  private readonly sentAt = new Map<OutboundRequestId, number>()
+  /** Requests sent since the last poll, to stamp there (a list, so stamping costs O(new)). */
+  private unstamped: OutboundRequestId[] = []
 
   constructor (config: RequestResponseConfig<Req, Res>) {
     if (config.protocols.length === 0) throw new InvalidArgumentError('request-response needs at least one protocol')
@@ -88,6 +101,8 @@ export class RequestResponseBehaviour<Req, Res> implements NetworkBehaviour<Requ
   sendRequest (peerId: PeerId, request: Req, options: { addresses?: readonly Multiaddr[] } = {}): OutboundRequestId {
     if (this.config.outbound.length === 0) throw new InvalidArgumentError('this request-response behaviour does not send requests')
     const requestId = this.nextOutbound++
+    this.sentAt.set(requestId, Number.NaN)
+    this.unstamped.push(requestId)
     const key = peerId.toString()
     const conns = this.connections.get(key)
     if (conns !== undefined && conns.size > 0) {
@@ -95,7 +110,7 @@ export class RequestResponseBehaviour<Req, Res> implements NetworkBehaviour<Requ
       return requestId
     }
     if (this.waitingCount >= MAX_PENDING_OUTBOUND_REQUESTS) {
-      this.queue.push({ type: 'generateEvent', event: { type: 'outboundFailure', peerId, requestId, error: new LimitExceededError('requestResponse.pendingOutbound', `more than ${MAX_PENDING_OUTBOUND_REQUESTS} requests wait for connections`) } })
+      this.queue.push({ type: 'generateEvent', event: { type: 'outboundFailure', peerId, requestId, error: new LimitExceededError('requestResponse.pendingOutbound', `more than ${MAX_PENDING_OUTBOUND_REQUESTS} requests wait for connections`), durationMs: 0 } })
       return requestId
     }
     let entry = this.waiting.get(key)
@@ -176,7 +191,7 @@ export class RequestResponseBehaviour<Req, Res> implements NetworkBehaviour<Requ
         const failed = this.inFlight.get(event.connectionId)
         this.inFlight.delete(event.connectionId)
         for (const [requestId, peerId] of failed ?? []) {
-          this.queue.push({ type: 'generateEvent', event: { type: 'outboundFailure', peerId, requestId, error: new ConnectionClosedError('connection closed before the response', { cause: event.cause }) } })
+          this.queue.push({ type: 'generateEvent', event: { type: 'outboundFailure', peerId, requestId, error: new ConnectionClosedError('connection closed before the response', { cause: event.cause }), durationMs: 0 } })
         }
         const open = this.inboundOpen.get(event.connectionId)
         this.inboundOpen.delete(event.connectionId)
@@ -191,7 +206,7 @@ export class RequestResponseBehaviour<Req, Res> implements NetworkBehaviour<Requ
           this.waiting.delete(key)
           this.waitingCount -= entry.requests.length
           const error = new DialError(`could not connect to ${key}: ${event.error.message}`, 'ERR_DIAL_FAILED', { cause: event.error })
-          for (const p of entry.requests) this.queue.push({ type: 'generateEvent', event: { type: 'outboundFailure', peerId: entry.peerId, requestId: p.requestId, error } })
+          for (const p of entry.requests) this.queue.push({ type: 'generateEvent', event: { type: 'outboundFailure', peerId: entry.peerId, requestId: p.requestId, error, durationMs: 0 } })
         }
       }
     }
@@ -212,11 +227,11 @@ export class RequestResponseBehaviour<Req, Res> implements NetworkBehaviour<Requ
       }
       case 'response':
         this.inFlight.get(connectionId)?.delete(event.requestId)
-        this.queue.push({ type: 'generateEvent', event: { type: 'response', peerId, connectionId, requestId: event.requestId, response: event.response } })
+        this.queue.push({ type: 'generateEvent', event: { type: 'response', peerId, connectionId, requestId: event.requestId, response: event.response, durationMs: 0 } })
         return
       case 'outboundFailure':
         this.inFlight.get(connectionId)?.delete(event.requestId)
-        this.queue.push({ type: 'generateEvent', event: { type: 'outboundFailure', peerId, requestId: event.requestId, error: event.error } })
+        this.queue.push({ type: 'generateEvent', event: { type: 'outboundFailure', peerId, requestId: event.requestId, error: event.error, durationMs: 0 } })
         return
       case 'responseSent':
       case 'inboundFailure':
@@ -226,6 +241,19 @@ export class RequestResponseBehaviour<Req, Res> implements NetworkBehaviour<Requ
   }
 
   poll (cx: PollContext): ToSwarm<RequestResponseEvent<Req, Res>, RequestResponseHandlerIn<Req, Res>> | undefined {
-    return this.queue.poll(cx)
+    let now: number | undefined
+    if (this.unstamped.length > 0) {
+      now = cx.now
+      for (const id of this.unstamped) if (this.sentAt.has(id)) this.sentAt.set(id, now)
+      this.unstamped = []
+    }
+    const cmd = this.queue.poll(cx)
+    if (cmd?.type === 'generateEvent' && (cmd.event.type === 'response' || cmd.event.type === 'outboundFailure')) {
+      // The events above are built with durationMs 0 and completed here, when they leave.
+      const start = this.sentAt.get(cmd.event.requestId)
+      this.sentAt.delete(cmd.event.requestId)
+      if (start !== undefined) cmd.event.durationMs = Math.max(0, (now ?? cx.now) - start)
+    }
+    return cmd
   }
 }
