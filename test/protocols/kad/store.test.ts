@@ -164,6 +164,13 @@ test('persistent store factory: lmdb by default, journal and level on request, a
   await level.close()
   assert.throws(() => openPersistentStoreSync(dir, { kind: 'level' }), /asynchronously/)
   rmSync(dir, { recursive: true })
+  // Without a loadable lmdb the node still persists, with the journal, and says so.
+  const fdir = mkdtempSync(join(tmpdir(), 'kad-store-'))
+  const fallback = openPersistentStoreSync(fdir, { loadLmdb: () => { throw new Error('no prebuild for this platform') }, onNotice: (m) => notices.push(m) })
+  assert.ok(fallback instanceof JournalRecordStore)
+  assert.equal(notices.at(-1), 'lmdb did not load; using the journal store')
+  await fallback.close()
+  rmSync(fdir, { recursive: true })
 })
 
 test('lmdb: keys longer than LMDB allows are refused as a limit, and lookups of them find nothing', async () => {

@@ -3,9 +3,10 @@
  * design: reads never touch the disk, writes are one sequential append, a restart replays the
  * journal). The index is a `MemoryRecordStore`, so reads cost what they cost there.
  *
- * Why not an embedded database package: the candidates named for this (lmdb, classic-level,
- * better-sqlite3) are not installed in this tree and installing is not ours to do; see
- * bench/kad/store.md for the measurements and the plan to put one behind this same interface.
+ * Not the default any more: lmdb is (bench/kad/store.md: a restart here replays every entry and
+ * the whole store lives on the JS heap). This store stays as the fallback that needs no native
+ * addon, used when lmdb's binary does not load, and to migrate directories it wrote into lmdb
+ * (store/persistent.ts).
  *
  * File format (`kad-store.journal`), little-endian:
  *   header  "L2NKADJ1"                                  (8 bytes)

@@ -17,7 +17,8 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { ClassicLevel } from 'classic-level'
+import { createRequire } from 'node:module'
+import type { ClassicLevel } from 'classic-level'
 import type { PeerId } from '../../../identity/peer-id.ts'
 import { decodeProviders, decodeRecord, encodeProviders, encodeRecord } from './codec.ts'
 import { MemoryRecordStore } from './memory.ts'
@@ -70,7 +71,9 @@ export class LevelRecordStore implements RecordStore {
   static async open (dir: string, options: LevelStoreOptions = {}): Promise<LevelRecordStore> {
     mkdirSync(dir, { recursive: true })
     const location = join(dir, LEVEL_DIR)
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
+    // Loaded on first use (a native addon): importing kad never fails because of it.
+    const { ClassicLevel: Level } = createRequire(import.meta.url)('classic-level') as typeof import('classic-level')
+    const db = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
     await db.open()
     const store = new LevelRecordStore(db, location, options.limits, options.sync ?? false)
     await store.load()

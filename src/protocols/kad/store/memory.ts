@@ -1,7 +1,7 @@
 /**
  * The in-memory RecordStore: two maps keyed by the hex of the key. Lookups are one hash-map get
  * (O(1)); provider lists are at most `maxProvidersPerKey` long, so per-key work is bounded.
- * The persistent store (`journal.ts`) keeps one of these as its index.
+ * The journal and classic-level stores keep one of these as their index.
  */
 import type { PeerId } from '../../../identity/peer-id.ts'
 import { toHex } from '../kbucket/key.ts'

@@ -29,6 +29,8 @@ export interface PersistentStoreOptions {
   limits?: Partial<RecordStoreLimits>
   /** Told when lmdb could not load and the journal store is used instead, or when a journal was migrated. */
   onNotice?: (message: string, details: Record<string, unknown>) => void
+  /** Loads the lmdb addon (tests replace it to exercise the fallback). Default `loadLmdb`. */
+  loadLmdb?: () => unknown
 }
 
 /**
@@ -40,7 +42,7 @@ export function openPersistentStoreSync (dir: string, options: PersistentStoreOp
   if (kind === 'journal') return new JournalRecordStore(dir, { limits: options.limits })
   if (kind === 'level') throw new TypeError('the level store opens asynchronously: use openPersistentStore()')
   try {
-    loadLmdb()
+    (options.loadLmdb ?? loadLmdb)()
   } catch (err) {
     options.onNotice?.('lmdb did not load; using the journal store', { error: (err as Error).message })
     return new JournalRecordStore(dir, { limits: options.limits })
