@@ -183,8 +183,9 @@ export class LmdbRecordStore implements RecordStore {
       const k = Buffer.from(ks, 'latin1')
       if (Buffer.compare(k, start) >= 0 && Buffer.compare(k, end) < 0) pending.push([k, p.v])
     }
+    const checkOverlay = this.overlay.size > 0
     for (const { key, value } of this.db.getRange({ start, end })) {
-      if (this.overlay.has(key.toString('latin1'))) continue
+      if (checkOverlay && this.overlay.has(key.toString('latin1'))) continue
       // Copies: the cursor may reuse its buffers, and callers keep keys past the next step.
       yield [Buffer.from(key), value]
     }
