@@ -83,6 +83,23 @@ function lookups (store: RecordStore, n: number, now: number): Record<string, nu
   }
 }
 
+/**
+ * Full passes, as the behaviour makes them at each replication/republication interval
+ * (`records()`) and reprovide interval (`providers()`/`provided()`): one synchronous walk each.
+ */
+function scans (store: RecordStore, n: number): Record<string, number> {
+  let t = performance.now()
+  let records = 0
+  for (const r of store.records()) if (r.value.byteLength > 0) records++
+  const recordsScanMs = Math.round(performance.now() - t)
+  t = performance.now()
+  let providers = 0
+  for (const p of store.providers()) if (p.provider.byteLength > 0) providers++
+  const providersScanMs = Math.round(performance.now() - t)
+  if (records !== n || providers !== n) throw new Error(`scan found ${records} records, ${providers} providers`)
+  return { recordsScanMs, providersScanMs }
+}
+
 /** Bytes allocated on disk under `dir` (du's measure: sparse files count what they use). */
 function diskBytes (dir: string): number {
   let total = 0
@@ -120,6 +137,7 @@ async function child (phase: string, name: StoreName, dir: string, n: number, no
       addProviderPerSec: Math.round(n / provideLoopMs * 1000),
       durableInsertPerSec: Math.round(2 * n / totalMs * 1000),
       ...lookups(store, n, now),
+      ...scans(store, n),
       ...memory(heap0)
     }
     await store.close()
@@ -156,12 +174,13 @@ if (process.argv[2] === '--child') {
     rows.push(row)
     rmSync(dir, { recursive: true, force: true })
   }
-  console.log('\n| store | put/s (loop) | add-provider/s (loop) | durable inserts/s | record lookup p50 / p99 | provider lookup p99 | heap + buffers / RSS after load | on disk | reopen | lookup p50 / p99 after reopen | heap + buffers / RSS after reopen |')
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  console.log('\n| store | put/s (loop) | add-provider/s (loop) | durable inserts/s | record lookup p50 / p99 | provider lookup p99 | heap + buffers / RSS after load | on disk | reopen | lookup p50 / p99 after reopen | heap + buffers / RSS after reopen | full scan records / providers |')
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
   const k = (x: unknown): string => `${Math.round(Number(x) / 1000)}k`
   for (const { load: l, reopen: o } of rows) {
     if (l === undefined) continue
     console.log(`| ${String(l.store)} | ${k(l.putPerSec)} | ${k(l.addProviderPerSec)} | ${k(l.durableInsertPerSec)} | ${l.recordP50us} / ${l.recordP99us} µs | ${l.providerP99us} µs | ${l.heapMiB} + ${l.externalMiB} / ${l.rssMiB} MiB | ${l.store === 'memory' ? '—' : `${l.diskMiB} MiB`} | ` +
-      (o === undefined ? '— | — | — |' : `${o.reopenMs} ms | ${o.recordP50us} / ${o.recordP99us} µs | ${o.heapMiB} + ${o.externalMiB} / ${o.rssMiB} MiB |`))
+      (o === undefined ? '— | — | — |' : `${o.reopenMs} ms | ${o.recordP50us} / ${o.recordP99us} µs | ${o.heapMiB} + ${o.externalMiB} / ${o.rssMiB} MiB |`) +
+      ` ${l.recordsScanMs} / ${l.providersScanMs} ms |`)
   }
 }
