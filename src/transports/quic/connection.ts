@@ -15,7 +15,7 @@ import type { PeerId } from '../../identity/peer-id.ts'
 import type { ConnInfo, ConnectionSink, NativeHost } from '../../native/index.ts'
 import { errorFromCode, protocol } from '../../native/index.ts'
 import { NativeStream } from '../tcp/stream.ts'
-import { CLOSE_TIMEOUT_MS, QUIC_ENCRYPTION, QUIC_MUXER } from './constants.ts'
+import { CLOSE_TIMEOUT_MS, MAX_UNCLAIMED_INBOUND_STREAMS, QUIC_ENCRYPTION, QUIC_MUXER } from './constants.ts'
 
 const { Code, ConnCounter } = protocol
 
@@ -55,6 +55,13 @@ export class QuicConnection extends EventEmitter implements Connection, Connecti
   private readonly handle: ConnInfo['handle']
   private readonly streamMap = new Map<number, NativeStream>()
   private readonly opening = new Map<number, PendingOpen>()
+  /**
+   * Inbound streams that arrived while no 'stream' listener existed, oldest first (at most
+   * MAX_UNCLAIMED_INBOUND_STREAMS). One native batch can carry "connection up" and "inbound
+   * stream" together (js-libp2p opens identify at once), before dial()'s caller could listen.
+   */
+  private unclaimed: NativeStream[] = []
+  private unclaimedFlushQueued = false
   private readonly readHighWaterMark: number | undefined
   private readonly writeHighWaterMark: number | undefined
   private readonly onCloseCb: (conn: QuicConnection) => void
@@ -77,6 +84,13 @@ export class QuicConnection extends EventEmitter implements Connection, Connecti
     this.readHighWaterMark = init.readHighWaterMark
     this.writeHighWaterMark = init.writeHighWaterMark
     this.onCloseCb = init.onClose
+    // 'newListener' comes before the listener is added: deliver on the next microtask.
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'stream' && this.unclaimed.length > 0 && !this.unclaimedFlushQueued) {
+        this.unclaimedFlushQueued = true
+        queueMicrotask(() => { this.deliverUnclaimed() })
+      }
+    })
   }
 
   get streams (): readonly Stream[] {
@@ -185,7 +199,26 @@ export class QuicConnection extends EventEmitter implements Connection, Connecti
   // ---- ConnectionSink ----------------------------------------------------------------------------
   onStreamInbound (handle: number, proto: string, protoIndex: number): void {
     const stream = this.newStream(handle, proto, 'inbound', protoIndex)
-    this.emit('stream', stream)
+    if (this.unclaimed.length === 0 && this.listenerCount('stream') > 0) {
+      this.emit('stream', stream)
+      return
+    }
+    // No listener yet, or earlier streams still wait: keep the order, within the bound.
+    if (this.unclaimed.length >= MAX_UNCLAIMED_INBOUND_STREAMS) {
+      stream.reset()
+      return
+    }
+    this.unclaimed.push(stream)
+  }
+
+  /** Hands the held inbound streams to the listeners, oldest first, while any listener remains. */
+  private deliverUnclaimed (): void {
+    this.unclaimedFlushQueued = false
+    while (this.unclaimed.length > 0 && this.listenerCount('stream') > 0 && this.status !== 'closed') {
+      const stream = this.unclaimed.shift() as NativeStream
+      if (stream.status === 'reset' || stream.status === 'aborted') continue
+      this.emit('stream', stream)
+    }
   }
 
   onStreamOpened (handle: number, proto: string, protoIndex: number): void {
@@ -277,6 +310,7 @@ export class QuicConnection extends EventEmitter implements Connection, Connecti
       pending.reject(new ConnectionClosedError('connection closed', { cause: streamErr }))
     }
     this.opening.clear()
+    this.unclaimed = []
     if (local) this.handle.close(false)
     this.closedResolve?.()
     this.onCloseCb(this)

@@ -28,6 +28,12 @@ export const DEFAULT_MAX_CONNECTION_WINDOW = 24 << 20
  * buffer is released when the peer ACKs it, so this also bounds what one stream keeps for retransmission.
  */
 export const WRITE_HIGH_WATER_MARK = DEFAULT_WRITE_HIGH_WATER_MARK
+/**
+ * Inbound streams a connection holds while it has no 'stream' listener (a remote may open one the
+ * moment its side is up, before our dial() resolved): the peer's stream limit we grant,
+ * DEFAULT_MAX_STREAMS (256), so it can never have more waiting. Beyond it streams are reset.
+ */
+export const MAX_UNCLAIMED_INBOUND_STREAMS = DEFAULT_MAX_STREAMS
 /** Graceful connection close waits this long for open streams to finish (as TCP). */
 export const CLOSE_TIMEOUT_MS = 5000
 /** What Connection.encryption / .muxer report: the libp2p TLS handshake inside QUIC, QUIC's own streams. */

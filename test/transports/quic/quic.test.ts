@@ -298,3 +298,31 @@ describe('native quic dial failures', () => {
     assert.equal(client.transport.canDial(multiaddr('/ip4/1.2.3.4/tcp/1')), false)
   })
 })
+
+describe('native quic: inbound streams before a \'stream\' listener', () => {
+  it('holds a stream the listener opens at once until the dialer listens', async () => {
+    const server = makeNode()
+    const client = makeNode()
+    try {
+      const listener = await server.transport.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'))
+      listener.on('connection', (c: Connection) => {
+        void (async () => {
+          const s = await c.openStream(ECHO)
+          s.send(enc.encode('early'))
+          await s.closeWrite()
+        })()
+      })
+      const conn = await client.transport.dial(listener.addrs()[0] as Multiaddr)
+      // listen only after a while: the stream has surely arrived by now
+      await new Promise(r => setTimeout(r, 100))
+      const s = await withTimeout(new Promise<Stream>(resolve => { conn.once('stream', resolve) }), 5000, 'held stream')
+      assert.equal(s.protocol, ECHO)
+      const got = withTimeout(readAll(s), 5000, 'early data')
+      await s.closeWrite()
+      assert.equal(dec.decode(await got), 'early')
+    } finally {
+      await client.transport.close()
+      await server.transport.close()
+    }
+  })
+})
