@@ -11,7 +11,7 @@ import type { PeerId } from '../../identity/peer-id.ts'
 import type { ConnInfo, ConnectionSink, NativeHost } from '../../native/index.ts'
 import { errorFromCode, protocol } from '../../native/index.ts'
 import { NativeStream } from './stream.ts'
-import { CLOSE_TIMEOUT_MS, NOISE, YAMUX } from './constants.ts'
+import { CLOSE_TIMEOUT_MS, MAX_UNCLAIMED_INBOUND_STREAMS, NOISE, YAMUX } from './constants.ts'
 
 const { Code, ConnCounter } = protocol
 
@@ -53,6 +53,13 @@ export class NativeConnection extends EventEmitter implements Connection, Connec
   private readonly handle: ConnInfo['handle']
   private readonly streamMap = new Map<number, NativeStream>()
   private readonly opening = new Map<number, PendingOpen>()
+  /**
+   * Inbound streams that arrived while no 'stream' listener existed, oldest first (at most
+   * MAX_UNCLAIMED_INBOUND_STREAMS). A native batch can carry "connection up" and "inbound stream"
+   * together, so the stream would otherwise be emitted before dial()'s caller could listen.
+   */
+  private unclaimed: NativeStream[] = []
+  private unclaimedFlushQueued = false
   private readonly readHighWaterMark: number | undefined
   private readonly writeHighWaterMark: number | undefined
   private readonly onCloseCb: (conn: NativeConnection) => void
@@ -76,6 +83,13 @@ export class NativeConnection extends EventEmitter implements Connection, Connec
     this.readHighWaterMark = init.readHighWaterMark
     this.writeHighWaterMark = init.writeHighWaterMark
     this.onCloseCb = init.onClose
+    // 'newListener' comes before the listener is added: deliver on the next microtask.
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'stream' && this.unclaimed.length > 0 && !this.unclaimedFlushQueued) {
+        this.unclaimedFlushQueued = true
+        queueMicrotask(() => { this.deliverUnclaimed() })
+      }
+    })
   }
 
   get streams (): readonly Stream[] {
@@ -184,7 +198,27 @@ export class NativeConnection extends EventEmitter implements Connection, Connec
   // ---- ConnectionSink ----------------------------------------------------------------------------
   onStreamInbound (handle: number, proto: string, protoIndex: number): void {
     const stream = this.newStream(handle, proto, 'inbound', protoIndex)
-    this.emit('stream', stream)
+    if (this.unclaimed.length === 0 && this.listenerCount('stream') > 0) {
+      this.emit('stream', stream)
+      return
+    }
+    // No listener yet, or earlier streams still wait for delivery: keep the order.
+    if (this.unclaimed.length >= MAX_UNCLAIMED_INBOUND_STREAMS) {
+      stream.reset()
+      return
+    }
+    this.unclaimed.push(stream)
+  }
+
+  /** Hands the held inbound streams to the listeners, oldest first, while any listener remains. */
+  private deliverUnclaimed (): void {
+    this.unclaimedFlushQueued = false
+    while (this.unclaimed.length > 0 && this.listenerCount('stream') > 0 && this.status !== 'closed') {
+      const stream = this.unclaimed.shift() as NativeStream
+      // A stream the remote reset meanwhile is gone; one it finished still holds its data.
+      if (stream.status === 'reset' || stream.status === 'aborted') continue
+      this.emit('stream', stream)
+    }
   }
 
   onStreamOpened (handle: number, proto: string, protoIndex: number): void {
@@ -276,6 +310,7 @@ export class NativeConnection extends EventEmitter implements Connection, Connec
       pending.reject(new ConnectionClosedError('connection closed', { cause: streamErr }))
     }
     this.opening.clear()
+    this.unclaimed = []
     if (local) this.handle.close(false)
     this.closedResolve?.()
     this.onCloseCb(this)
