@@ -204,8 +204,12 @@ QuicIo::Ep* QuicIo::new_endpoint(const std::string& host, uint16_t port, uint32_
     return nullptr;
   }
   int one = 1, buf = kQuicSocketBuffer;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+  // The FORCE variants pass net.core.rmem_max/wmem_max (Debian's default is 208 KiB, which drops
+  // datagrams of a fast sender's bursts) but need CAP_NET_ADMIN; otherwise the capped request.
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
   if (af == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   // DF set: DPLPMTUD (ngtcp2) probes larger packets and must learn of the ones that do not fit.
   int pmtu = IP_PMTUDISC_DO;
@@ -399,7 +403,18 @@ void QuicIo::on_event(Ep& ep, const quic::Event& ev) {
         else break;
       }
       if (ev.value > s.acked) s.acked = ev.value;
-      if (js > 0 && s.announced) th_.batch().add(Ev::kWritten, c->id, s.handle, static_cast<uint32_t>(js));
+      if (js == 0 || !s.announced) return;
+      // ACKs come every few packets: one kWritten per stream and batch, not one per ACK frame.
+      Batch& b = th_.batch();
+      if (!b.records.empty()) {
+        Record& last = b.records.back();
+        if (last.type == static_cast<uint32_t>(Ev::kWritten) && last.conn == c->id && last.stream == s.handle &&
+            uint64_t{last.a} + js <= UINT32_MAX) {
+          last.a += static_cast<uint32_t>(js);
+          return;
+        }
+      }
+      b.add(Ev::kWritten, c->id, s.handle, static_cast<uint32_t>(js));
       return;
     }
     case quic::EventType::kStreamClosed: {
