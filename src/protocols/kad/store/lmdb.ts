@@ -8,7 +8,9 @@
  * event-loop turn is committed in one transaction on a worker thread. A write is not visible to
  * `get` until its transaction commits, so writes also go to an overlay (key → pending value) that
  * reads and scans consult first; an overlay entry leaves when its own write has committed.
- * `flush()` waits until everything is committed and synced to disk.
+ * `flush()` waits until everything is committed and synced to disk, and reports a failed commit.
+ * The overlay holds at most the writes of the transactions not yet committed (in practice one
+ * event-loop turn's).
  *
  * Layout: one database, binary keys, binary values (codec.ts):
  *   'r' key                       → record
@@ -43,6 +45,13 @@ export const LMDB_FILE = 'kad-store.mdb'
  * keys, 38 for SHA-256 ones). Real keys are `/ns/` + a multihash or a CID, under 100 bytes.
  */
 export const LMDB_MAX_KEY_BYTES = 1024
+
+/**
+ * Due entries from which `expire` removes them in one synchronous transaction instead of queued
+ * writes: below it the usual per-minute expiry stays off the main thread's fsync; above it the
+ * overlay's per-write bookkeeping costs more than the one commit (bench/kad/store.md, expire all).
+ */
+export const LMDB_EXPIRE_SYNC_TXN = 1000
 
 const R = 0x72 // 'r'
 const P = 0x70 // 'p'
@@ -122,6 +131,10 @@ export class LmdbRecordStore implements RecordStore {
   private batch: Promise<boolean> | undefined
   private group: Array<[string, Pending]> = []
   private inSyncTxn = false
+  /** Set while `expire` removes many entries: the counts are written once at its end. */
+  private countsDeferred = false
+  /** The first failed transaction (disk full, I/O error): `flush()` and `close()` report it. */
+  private writeError: Error | undefined
   private counts: StoreStats
   private closed = false
 
@@ -144,8 +157,10 @@ export class LmdbRecordStore implements RecordStore {
   // ---- the overlay over lmdb ----------------------------------------------------------------
 
   private read (k: Buffer): Buffer | undefined {
-    const p = this.overlay.get(k.toString('latin1'))
-    if (p !== undefined) return p.v
+    if (this.overlay.size > 0) {
+      const p = this.overlay.get(k.toString('latin1'))
+      if (p !== undefined) return p.v
+    }
     return this.db.getBinary(k)
   }
 
@@ -170,7 +185,7 @@ export class LmdbRecordStore implements RecordStore {
         for (const [key, p] of group) if (this.overlay.get(key) === p) this.overlay.delete(key)
         group.length = 0 // committed: nothing more joins this transaction, and `this.group` may still point here
       }
-      done.then(settle, settle)
+      done.then(settle, (err: Error) => { this.writeError ??= err; settle() })
     }
     this.group.push([ks, pending])
   }
@@ -193,6 +208,7 @@ export class LmdbRecordStore implements RecordStore {
   }
 
   private saveCounts (): void {
+    if (this.countsDeferred) return
     const m = Buffer.allocUnsafe(12)
     m.writeUInt32LE(this.counts.records, 0)
     m.writeUInt32LE(this.counts.providerKeys, 4)
@@ -366,24 +382,63 @@ export class LmdbRecordStore implements RecordStore {
     const due = [...this.scan(Buffer.from([X]), end)].map(([k]) => k)
     let records = 0
     let providers = 0
-    for (const k of due) {
-      if (k[9] === R) {
-        const key = new Uint8Array(k.subarray(10))
-        const r = this.loadRecord(key)
-        if (r !== undefined && r.expires !== null && r.expires <= now) { this.removeRecord(key); records++ } else if (r === undefined || r.expires === null || !expiryKeyRecord(r.expires, key).equals(k)) {
-          this.write(k, undefined) // stale index entry
+    if (due.length === 0) return { records, providers }
+    const run = (): void => {
+      this.countsDeferred = true
+      try {
+        for (const k of due) {
+          const gone = this.expireIndexed(k, now)
+          if (gone === R) records++
+          else if (gone === P) providers++
         }
-      } else {
-        const keyLen = k.readUInt16BE(10)
-        const key = new Uint8Array(k.subarray(12, 12 + keyLen))
-        const provider = new Uint8Array(k.subarray(12 + keyLen))
-        const e = this.loadProviders(key).find(x => equalBytes(x.provider, provider))
-        if (e !== undefined && e.expires !== null && e.expires <= now) { this.removeProvider(key, provider); providers++ } else if (e === undefined || e.expires === null || !expiryKeyProvider(e.expires, key, provider).equals(k)) {
-          this.write(k, undefined)
-        }
+      } finally {
+        this.countsDeferred = false
       }
+      this.saveCounts()
+    }
+    // A mass expiry (a node back after longer than the TTLs) goes straight into one synchronous
+    // transaction, without the overlay's bookkeeping, when no earlier write is still pending
+    // (one could otherwise commit after it and undo a removal).
+    if (due.length >= LMDB_EXPIRE_SYNC_TXN && this.overlay.size === 0) {
+      const before = { ...this.counts }
+      try {
+        this.db.transactionSync(() => {
+          this.inSyncTxn = true
+          try { run() } finally { this.inSyncTxn = false }
+        })
+      } catch (err) {
+        this.counts = before
+        throw err
+      }
+    } else {
+      run()
     }
     return { records, providers }
+  }
+
+  /** Removes the entry expiry-index key `k` names if it is due at `now` (returns its kind), or drops a stale `k`. */
+  private expireIndexed (k: Buffer, now: number): number | undefined {
+    if (k[9] === R) {
+      const key = new Uint8Array(k.subarray(10))
+      const r = this.loadRecord(key)
+      if (r !== undefined && r.expires !== null && r.expires <= now) {
+        this.write(prefixed(R, key), undefined)
+        const own = expiryKeyRecord(r.expires, key)
+        this.write(own, undefined)
+        if (!own.equals(k)) this.write(k, undefined) // a stale entry that led here
+        this.counts.records--
+        return R
+      }
+      if (r === undefined || r.expires === null || !expiryKeyRecord(r.expires, key).equals(k)) this.write(k, undefined)
+      return undefined
+    }
+    const keyLen = k.readUInt16BE(10)
+    const key = new Uint8Array(k.subarray(12, 12 + keyLen))
+    const provider = new Uint8Array(k.subarray(12 + keyLen))
+    const e = this.loadProviders(key).find(x => equalBytes(x.provider, provider))
+    if (e !== undefined && e.expires !== null && e.expires <= now) { this.removeProvider(key, provider); return P }
+    if (e === undefined || e.expires === null || !expiryKeyProvider(e.expires, key, provider).equals(k)) this.write(k, undefined)
+    return undefined
   }
 
   stats (): StoreStats { return { ...this.counts } }
@@ -398,12 +453,16 @@ export class LmdbRecordStore implements RecordStore {
     if (this.closed) return
     await this.db.committed
     await this.db.flushed
+    if (this.writeError !== undefined) throw this.writeError
   }
 
   async close (): Promise<void> {
     if (this.closed) return
-    await this.flush()
-    this.closed = true
-    await this.db.close()
+    try {
+      await this.flush()
+    } finally {
+      this.closed = true
+      await this.db.close()
+    }
   }
 }
