@@ -13,7 +13,7 @@ import { Rng } from './rng.ts'
 import { randomPeerId } from './helpers.ts'
 import { storeCompliance, enc, rec, prov } from './store-compliance.ts'
 import { openPersistentStore, openPersistentStoreSync, MIGRATED_JOURNAL_FILE } from '../../../src/protocols/kad/store/persistent.ts'
-import { LMDB_FILE, LMDB_MAX_KEY_BYTES } from '../../../src/protocols/kad/store/lmdb.ts'
+import { LMDB_FILE, LMDB_MAX_KEY_BYTES, LMDB_EXPIRE_SYNC_TXN } from '../../../src/protocols/kad/store/lmdb.ts'
 import { StoreLimitError } from '../../../src/protocols/kad/store/types.ts'
 import { existsSync } from 'node:fs'
 
@@ -187,6 +187,39 @@ test('lmdb: keys longer than LMDB allows are refused as a limit, and lookups of 
   await s.flush()
   assert.deepEqual(s.getRecord(max, 0)?.value, enc('v'))
   assert.deepEqual(s.expire(10), { records: 1, providers: 1 })
+  await s.close()
+  rmSync(dir, { recursive: true })
+})
+
+test('lmdb: a mass expiry (one synchronous transaction) and one with writes still pending remove exactly what is due, durably', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kad-store-'))
+  const n = LMDB_EXPIRE_SYNC_TXN + 200
+  const rng = new Rng(11)
+  const peer = randomPeerId(rng).bytes
+  let s = new LmdbRecordStore(dir)
+  for (let i = 0; i < n; i++) {
+    s.putRecord(rec(`/m/${i}`, 'v', i % 2 === 0 ? 1000 : 5000))
+    s.addProvider(prov(`/q/${i}`, peer, i % 2 === 0 ? 1000 : null))
+  }
+  await s.flush()
+  // Nothing pending: the synchronous-transaction path.
+  assert.deepEqual(s.expire(1000), { records: n / 2, providers: n / 2 })
+  assert.deepEqual(s.stats(), { records: n / 2, providerKeys: n / 2, providers: n / 2 })
+  assert.equal(s.getRecord(enc('/m/0'), 0), undefined)
+  assert.deepEqual(s.getRecord(enc('/m/1'), 0)?.value, enc('v'))
+  await s.close()
+  s = new LmdbRecordStore(dir)
+  assert.deepEqual(s.stats(), { records: n / 2, providerKeys: n / 2, providers: n / 2 })
+  assert.equal(s.getProviders(enc('/q/0'), 0).length, 0)
+  assert.deepEqual(s.expire(1000), { records: 0, providers: 0 })
+  // A write still pending: the queued-writes path, which must agree.
+  s.putRecord(rec('/m/new', 'w', 9000))
+  assert.deepEqual(s.expire(5000), { records: n / 2, providers: 0 })
+  assert.deepEqual(s.stats(), { records: 1, providerKeys: n / 2, providers: n / 2 })
+  await s.close()
+  s = new LmdbRecordStore(dir)
+  assert.deepEqual(s.stats(), { records: 1, providerKeys: n / 2, providers: n / 2 })
+  assert.deepEqual([...s.records()].map(r => Buffer.from(r.key).toString()), ['/m/new'])
   await s.close()
   rmSync(dir, { recursive: true })
 })
