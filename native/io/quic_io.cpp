@@ -293,6 +293,7 @@ bool QuicIo::close_listener(uint32_t listen_id) {
   for (auto& ep : eps_) {
     if (!ep || !ep->listener_open || ep->listen_id != listen_id) continue;
     ep->listener_open = false;
+    ep->engine->set_accept_inbound(false);  // new Initials are dropped; live connections go on
     th_.batch().add(Ev::kListenerClosed, listen_id);
     // Established connections keep the socket; it closes with the last of them.
     if (ep->by_qid.empty()) close_endpoint(*ep);

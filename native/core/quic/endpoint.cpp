@@ -263,6 +263,8 @@ Endpoint::~Endpoint() {
   impl_->conns.clear();
 }
 
+void Endpoint::set_accept_inbound(bool accept) { impl_->cfg.accept_inbound = accept; }
+
 void Endpoint::set_unix_time(int64_t t) { impl_->unix_time = t; }
 const Endpoint::Stats& Endpoint::stats() const { return impl_->stats; }
 size_t Endpoint::connection_count() const { return impl_->conns.size(); }

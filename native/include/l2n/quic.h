@@ -232,6 +232,10 @@ class Endpoint {
   Endpoint& operator=(const Endpoint&) = delete;
 
   void set_unix_time(int64_t unix_now_s);
+  // Stops (false) or resumes making server connections for new Initials (EndpointConfig::
+  // accept_inbound); connections already made carry on. A closed listener's socket uses it while
+  // its last connections finish.
+  void set_accept_inbound(bool accept);
 
   // Input. Routes by destination connection id; an Initial for an unknown id makes a server
   // connection (bounded by max_handshaking / max_connections; past retry_above_handshaking only

@@ -291,6 +291,33 @@ describe('native quic dial failures', () => {
     sock.close()
   })
 
+  it('settles a pending dial when the transport closes', async () => {
+    const quitter = makeNode()
+    const silent = createSocket('udp4')
+    await new Promise<void>(resolve => { silent.bind(0, '127.0.0.1', resolve) })
+    const dialing = quitter.transport.dial(multiaddr(`/ip4/127.0.0.1/udp/${silent.address().port}/quic-v1`))
+    await new Promise(r => setTimeout(r, 50))
+    await quitter.transport.close()
+    await assert.rejects(withTimeout(dialing, 2000, 'dial settles'), (err: Error) => (err as { code?: string }).code === 'ERR_CONNECTION_CLOSED')
+    silent.close()
+  })
+
+  it('a closed listener keeps its connections and refuses new ones', async () => {
+    const host = makeNode()
+    const l = await host.transport.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'))
+    l.on('connection', (c: Connection) => { c.on('stream', echo) })
+    const addr = l.addrs()[0] as Multiaddr
+    const kept = await client.transport.dial(addr)
+    await l.close()
+    const s = await kept.openStream(ECHO)
+    s.send(enc.encode('still served'))
+    await s.closeWrite()
+    assert.equal(dec.decode(await withTimeout(readAll(s), 5000, 'echo after listener close')), 'still served')
+    await assert.rejects(client.transport.dial(addr), (err: Error) => /timed out|timeout/i.test(err.message))
+    await kept.close()
+    await host.transport.close()
+  })
+
   it('rejects addresses it cannot dial', async () => {
     await assert.rejects(client.transport.dial(multiaddr('/ip4/127.0.0.1/tcp/1')), InvalidArgumentError)
     assert.equal(client.transport.canDial(multiaddr('/ip4/1.2.3.4/udp/1/quic-v1')), true)
