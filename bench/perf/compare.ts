@@ -59,14 +59,21 @@ interface RunResult { result: Line, clientUsage: Line, serverUsage: Line }
 
 async function run (stack: Stack, clientArgs: string[]): Promise<RunResult> {
   const server = startPeer(stack.peer, ['--role', 'server'])
-  const listening = await nextOfType(server.lines, 'listening')
-  const addr = (listening.addrs as string[])[0] as string
-  const client = startPeer(stack.peer, ['--role', 'client', '--addr', addr, ...clientArgs])
-  const result = await nextOfType(client.lines, 'result')
-  const clientUsage = await nextOfType(client.lines, 'usage')
-  server.child.kill('SIGTERM')
-  const serverUsage = await nextOfType(server.lines, 'usage')
-  return { result, clientUsage, serverUsage }
+  let client: ReturnType<typeof startPeer> | undefined
+  try {
+    const listening = await nextOfType(server.lines, 'listening')
+    const addr = (listening.addrs as string[])[0] as string
+    client = startPeer(stack.peer, ['--role', 'client', '--addr', addr, ...clientArgs])
+    const result = await nextOfType(client.lines, 'result')
+    const clientUsage = await nextOfType(client.lines, 'usage')
+    server.child.kill('SIGTERM')
+    const serverUsage = await nextOfType(server.lines, 'usage')
+    return { result, clientUsage, serverUsage }
+  } finally {
+    // A failed run must not leave peers behind (they would skew every later figure).
+    if (client !== undefined && client.child.exitCode === null) client.child.kill('SIGKILL')
+    if (server.child.exitCode === null) server.child.kill('SIGKILL')
+  }
 }
 
 const cpu = (u: Line): number => (u.cpuUserSeconds as number) + (u.cpuSystemSeconds as number)
