@@ -4,7 +4,7 @@
  */
 import { createJsPeer, runJsPerf, type JsPeer } from '../../test/helpers/js-libp2p.ts'
 import { multiaddr } from '@multiformats/multiaddr'
-import { argValue, percentile, printLine, usage } from './usage.ts'
+import { argValue, markBaseline, percentile, printLine, usage } from './usage.ts'
 
 const ECHO_PROTOCOL = '/bench/echo/1.0.0'
 const args = process.argv.slice(2)
@@ -20,6 +20,7 @@ if (role === 'server') {
       await stream.close()
     })().catch(err => stream.abort(err))
   }, { maxInboundStreams: 1024 })
+  markBaseline()
   printLine({ type: 'listening', addrs: node.getMultiaddrs().map(String) })
   process.on('SIGTERM', () => {
     printLine(usage())
@@ -29,6 +30,7 @@ if (role === 'server') {
   const addr = multiaddr(argValue(args, 'addr'))
   const mode = argValue(args, 'mode')
   const node: JsPeer = await createJsPeer({ listen: [], perf: false })
+  markBaseline()
   if (mode === 'perf') {
     const upload = Number(argValue(args, 'upload', '0'))
     const download = Number(argValue(args, 'download', '0'))

@@ -11,7 +11,7 @@ import { withPeerId, splitPeerId } from '../../src/utils/multiaddr.ts'
 import { PERF_PROTOCOL } from '../../src/protocols/perf/constants.ts'
 import { handlePerfStream, runPerf } from '../../src/protocols/perf/protocol.ts'
 import { tcp } from '../../src/transports/tcp/index.ts'
-import { argValue, percentile, printLine, usage } from './usage.ts'
+import { argValue, markBaseline, percentile, printLine, usage } from './usage.ts'
 
 const ECHO_PROTOCOL = '/bench/echo/1.0.0'
 const args = process.argv.slice(2)
@@ -41,6 +41,7 @@ function serve (conn: Connection): void {
 if (role === 'server') {
   const listener = await transport.listen(multiaddr(argValue(args, 'listen', '/ip4/127.0.0.1/tcp/0')))
   listener.on('connection', serve)
+  markBaseline()
   printLine({ type: 'listening', addrs: listener.addrs().map(a => withPeerId(a, context.peerId).toString()) })
   process.on('SIGTERM', () => {
     printLine(usage())
@@ -49,6 +50,7 @@ if (role === 'server') {
 } else {
   const addr = multiaddr(argValue(args, 'addr'))
   const mode = argValue(args, 'mode')
+  markBaseline()
   const expectedPeer = splitPeerId(addr).peerId
   const dial = async (): Promise<Connection> => await transport.dial(addr, expectedPeer !== undefined ? { expectedPeer } : {})
   if (mode === 'perf') {

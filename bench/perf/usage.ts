@@ -1,9 +1,19 @@
-/** Process-wide CPU (all threads, native ones included) and peak RSS, as the bench peers report them. */
+/**
+ * Process-wide CPU (all threads, native ones included) and peak RSS, as the bench peers report them.
+ * CPU is counted from `markBaseline()` (called once the peer is set up: listening, or about to
+ * dial), so module loading and TypeScript transpilation at start-up are not charged to the transfer.
+ */
 export interface Usage { type: 'usage', cpuUserSeconds: number, cpuSystemSeconds: number, maxRssBytes: number }
 
+let baseline: NodeJS.CpuUsage = { user: 0, system: 0 }
+
+export function markBaseline (): void {
+  baseline = process.cpuUsage()
+}
+
 export function usage (): Usage {
-  const r = process.resourceUsage()
-  return { type: 'usage', cpuUserSeconds: r.userCPUTime / 1e6, cpuSystemSeconds: r.systemCPUTime / 1e6, maxRssBytes: r.maxRSS * 1024 }
+  const cpu = process.cpuUsage(baseline)
+  return { type: 'usage', cpuUserSeconds: cpu.user / 1e6, cpuSystemSeconds: cpu.system / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024 }
 }
 
 export function printLine (value: unknown): void {
