@@ -4,6 +4,11 @@
  * under a limit, each with its own timeout (dial.ts holds the pure parts). A connection that
  * reaches the expected peer and passes the behaviour's hook is registered (connections.ts); a
  * failure is reported as `dialFailure` and `outgoingConnectionError` in step 3 of the poll order.
+ *
+ * QUIC first, TCP fallback: when a dial's addresses hold both `/quic-v1` and other ones, the QUIC
+ * ones start first and the others `fallbackDialDelay` ms later (or at once when every QUIC attempt
+ * failed); the first connection wins and the loser is aborted. The winner's transport is in the
+ * `connectionEstablished` event (`transport`, `endpoint.address`) and in the `dial won` log line.
  */
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { PeerId } from '../../identity/peer-id.ts'
@@ -13,7 +18,7 @@ import { AbortError, ConnectionClosedError, DialError, TimeoutError } from '../e
 import type { Connection } from '../transport.ts'
 import type { Connections } from './connections.ts'
 import { toError, type SwarmContext } from './context.ts'
-import { AllAddressesFailedError, NoAddressesError, checkDialCondition, dialConcurrently, resolveDialAddresses } from './dial.ts'
+import { AllAddressesFailedError, NoAddressesError, checkDialCondition, dialConcurrently, isPreferredDialAddress, resolveDialAddresses, type DialStagger } from './dial.ts'
 
 interface PendingDial {
   dialId: DialId
@@ -28,13 +33,15 @@ export class Dialer {
   private readonly connections: Connections
   private readonly dialConcurrency: number
   private readonly dialTimeout: number
+  private readonly stagger: DialStagger
   private readonly pending = new Map<DialId, PendingDial>()
 
-  constructor (ctx: SwarmContext, connections: Connections, options: { dialConcurrency: number, dialTimeout: number }) {
+  constructor (ctx: SwarmContext, connections: Connections, options: { dialConcurrency: number, dialTimeout: number, fallbackDialDelay: number }) {
     this.ctx = ctx
     this.connections = connections
     this.dialConcurrency = options.dialConcurrency
     this.dialTimeout = options.dialTimeout
+    this.stagger = { delayMs: options.fallbackDialDelay, isPreferred: isPreferredDialAddress }
   }
 
   get size (): number { return this.pending.size }
@@ -93,8 +100,8 @@ export class Dialer {
     const started = this.ctx.clock()
     const expectedPeerText = peerKey
     dialConcurrently(resolved.addresses, async (address, signal) => await this.dialAddress(address, expectedPeerText, peerId, signal),
-      opts.concurrency ?? this.dialConcurrency, controller.signal)
-      .then(({ connection, address, errors }) => {
+      opts.concurrency ?? this.dialConcurrency, controller.signal, this.stagger)
+      .then(({ connection, address, errors, fallbackStarted }) => {
         this.pending.delete(dialId)
         if (peerKey !== undefined) this.ctx.pool.removeDial(peerKey, dialId)
         if (this.ctx.state !== 'running') {
@@ -109,6 +116,9 @@ export class Dialer {
           return
         }
         peerId ??= connection.remotePeer
+        if (this.ctx.log.enabled.debug) {
+          this.ctx.log.debug('dial won', { dialId, peer: peerKey, transport: connection.transport, addr: address.toString(), fallbackStarted, failed: errors.map(e => e.address.toString()) })
+        }
         this.ctx.addressBook.add(connection.remotePeer, address)
         let handler: AnyHandler | ConnectionDenied
         try {

@@ -51,7 +51,7 @@ import { Commands } from './commands.ts'
 import { ConnectionPool } from './connection-pool.ts'
 import { Connections, DEFAULT_OUTBOUND_STREAM_TIMEOUT_MS, HANDLER_EVENTS_PER_POLL } from './connections.ts'
 import type { SwarmContext, SwarmState } from './context.ts'
-import { DEFAULT_DIAL_CONCURRENCY_FACTOR, DEFAULT_DIAL_TIMEOUT_MS } from './dial.ts'
+import { DEFAULT_DIAL_CONCURRENCY_FACTOR, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_FALLBACK_DIAL_DELAY_MS } from './dial.ts'
 import { Dialer } from './dialer.ts'
 import { SwarmEventBus, DEFAULT_EVENT_ITERATOR_BUFFER, type SwarmEvent, type SwarmEventOf, type SwarmEventType } from './events.ts'
 import { ExternalAddresses, type Candidate } from './external-addresses.ts'
@@ -71,6 +71,12 @@ export interface SwarmConfig {
   dialConcurrencyFactor?: number
   /** Per-address dial timeout (ms). */
   dialTimeout?: number
+  /**
+   * When a dial has both QUIC and other (TCP) addresses: ms the QUIC ones get before the others
+   * also start (they start at once when every QUIC attempt failed). Default 250 (RFC 8305's
+   * Connection Attempt Delay); 0 dials every address at once.
+   */
+  fallbackDialDelay?: number
   /** Timeout to open an outbound stream for a handler (ms). */
   outboundStreamTimeout?: number
   /** Events an async iterator buffers before it fails with SwarmEventsLaggedError. */
@@ -128,10 +134,12 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
     const idleTimeout = config.idleConnectionTimeout ?? DEFAULT_IDLE_CONNECTION_TIMEOUT_MS
     const dialConcurrency = config.dialConcurrencyFactor ?? DEFAULT_DIAL_CONCURRENCY_FACTOR
     const dialTimeout = config.dialTimeout ?? DEFAULT_DIAL_TIMEOUT_MS
+    const fallbackDialDelay = config.fallbackDialDelay ?? DEFAULT_FALLBACK_DIAL_DELAY_MS
     const streamTimeout = config.outboundStreamTimeout ?? DEFAULT_OUTBOUND_STREAM_TIMEOUT_MS
     this.iteratorBuffer = config.eventIteratorBuffer ?? DEFAULT_EVENT_ITERATOR_BUFFER
     this.shutdownTimeout = config.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_MS
     if (dialConcurrency < 1) throw new InvalidArgumentError('dialConcurrencyFactor must be at least 1')
+    if (!(fallbackDialDelay >= 0)) throw new InvalidArgumentError('fallbackDialDelay must not be negative')
     if (idleTimeout < 0) throw new InvalidArgumentError('idleConnectionTimeout must not be negative')
     this.addressBook = new AddressBook(config.addressBook)
     this.bus = new SwarmEventBus((err) => { this.log.error('swarm event listener threw', { err }) })
@@ -161,7 +169,7 @@ export class Swarm<B extends NetworkBehaviour<any, any>> {
       get state (): SwarmState { return swarm.state }
     }
     this.connectionsPart = new Connections(ctx, { idleTimeout, streamTimeout })
-    this.dialer = new Dialer(ctx, this.connectionsPart, { dialConcurrency, dialTimeout })
+    this.dialer = new Dialer(ctx, this.connectionsPart, { dialConcurrency, dialTimeout, fallbackDialDelay })
     this.listeners = new Listeners(ctx, this.connectionsPart)
     this.commands = new Commands(ctx, { connections: this.connectionsPart, dialer: this.dialer, listeners: this.listeners, external: this.external })
     this.protocols.on('change', (list: readonly string[]) => { this.connectionsPart.onLocalProtocolsChange(list) })
