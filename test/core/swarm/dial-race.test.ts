@@ -111,12 +111,12 @@ test('stagger keeps the concurrency limit, and does not delay dials without QUIC
 
   const g = fakeDials(new Map([[TCP.toString(), { kind: 'ok', ms: 1 }]]))
   await dialConcurrently([TCP], g.dialOne, 8, undefined, stagger(1_000))
-  assert.ok((g.started.get(TCP.toString()) as number) < 100, 'no QUIC address: no delay')
+  assert.ok((g.started.get(TCP.toString()) as number) < 500, 'no QUIC address: no delay')
 
   const h = fakeDials(new Map([[TCP.toString(), { kind: 'ok', ms: 1 }]]))
   const r0 = await dialConcurrently([QUIC, TCP], h.dialOne, 8, undefined, stagger(0))
   assert.equal(r0.address.toString(), TCP.toString(), 'delay 0: both start at once')
-  assert.ok((h.started.get(TCP.toString()) as number) < 100)
+  assert.ok((h.started.get(TCP.toString()) as number) < 500)
 })
 
 /**
