@@ -45,6 +45,7 @@ class HostWrap : public Napi::ObjectWrap<HostWrap> {
   Napi::Value Submit(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value SetLogLevels(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
@@ -59,6 +60,7 @@ class HostWrap : public Napi::ObjectWrap<HostWrap> {
   std::unique_ptr<Napi::AsyncContext> async_context_;
   Instance* instance_ = nullptr;
   io::Batch batch_;
+  double log_records_ = 0;  // kLog/kLogDropped records handed to JS (stats().logRecords; JS thread only)
   std::vector<io::Command> cmds_;
   std::unique_ptr<tls::CertificateRequest> cert_request_;  // between QuicCertRequest and QuicCertFinish
 };

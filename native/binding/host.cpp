@@ -12,6 +12,7 @@ Napi::Function HostWrap::Init(Napi::Env env) {
   return DefineClass(env, "Host",
                      {InstanceMethod<&HostWrap::Submit>("submit"), InstanceMethod<&HostWrap::Counters>("counters"),
                       InstanceMethod<&HostWrap::Stats>("stats"),
+                      InstanceMethod<&HostWrap::SetLogLevels>("setLogLevels"),
                       InstanceMethod<&HostWrap::Close>("close"), InstanceMethod<&HostWrap::Ref>("ref"),
                       InstanceMethod<&HostWrap::Unref>("unref"),
                       InstanceMethod<&HostWrap::QuicCertRequest>("quicCertRequest"),
@@ -26,6 +27,18 @@ bool bytes_of(const Napi::Value& v, const uint8_t*& p, size_t& n) {
   Napi::Uint8Array u = v.As<Napi::Uint8Array>();
   p = u.Data();
   n = u.ByteLength();
+  return true;
+}
+
+// levels: Uint8Array, one LogLevel per LogComponent (io/log.h), index = component.
+bool apply_log_levels(io::Host& host, const Napi::Value& v) {
+  const uint8_t* p;
+  size_t n;
+  if (!bytes_of(v, p, n) || n > io::kLogComponents) return false;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t l = p[i] > static_cast<uint32_t>(io::LogLevel::kTrace) ? static_cast<uint32_t>(io::LogLevel::kTrace) : p[i];
+    host.set_log_level(static_cast<io::LogComponent>(i), static_cast<io::LogLevel>(l));
+  }
   return true;
 }
 }  // namespace
@@ -77,6 +90,13 @@ HostWrap::HostWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostWrap>(
   uv_async_init(loop, async_, &HostWrap::OnAsync);
   uv_async_t* async = async_;
   host_ = std::make_unique<io::Host>(cfg, [async] { uv_async_send(async); });
+  // Before the threads start, so their first lines already follow the filter.
+  Napi::Value levels = o.Get("logLevels");
+  if (!levels.IsUndefined() && !apply_log_levels(*host_, levels)) {
+    shutdown();
+    Napi::TypeError::New(env, "logLevels must be a Uint8Array of at most 5 levels").ThrowAsJavaScriptException();
+    return;
+  }
   if (!host_->start()) {
     shutdown();
     Napi::Error::New(env, "could not start I/O threads").ThrowAsJavaScriptException();
@@ -204,7 +224,16 @@ Napi::Value HostWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("slabsLive", Napi::Number::New(env, host_ ? static_cast<double>(host_->slabs().live()) : 0));
+  o.Set("logRecords", Napi::Number::New(env, log_records_));
   return o;
+}
+
+// setLogLevels(levels: Uint8Array): the LIBP2P_LOG filter changed (src/native/host.ts).
+Napi::Value HostWrap::SetLogLevels(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (host_ && (info.Length() < 1 || !apply_log_levels(*host_, info[0])))
+    Napi::TypeError::New(env, "setLogLevels(levels: Uint8Array of at most 5 levels)").ThrowAsJavaScriptException();
+  return env.Undefined();
 }
 
 Napi::Value HostWrap::Close(const Napi::CallbackInfo& info) {
@@ -260,6 +289,8 @@ void HostWrap::deliver() {
       objects.Set(nobj++, NewListener(env, instance_, self, r.conn));
     } else if (r.type == static_cast<uint32_t>(io::Ev::kConnOpen)) {
       objects.Set(nobj++, NewConnection(env, instance_, self, r.conn));
+    } else if (r.type == static_cast<uint32_t>(io::Ev::kLog) || r.type == static_cast<uint32_t>(io::Ev::kLogDropped)) {
+      log_records_++;
     }
   }
   batch_.clear();

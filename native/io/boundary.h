@@ -65,6 +65,8 @@ enum class Ev : uint32_t {
   kStreamReleased = 15, // conn, stream: native forgot the stream (and holds none of its buffers)
   kSlab = 16,           // a=slab id: the next ArrayBuffer in the batch's slab list
   kSlabRetired = 17,    // a=slab id: no later record names it; JS may drop its map entry
+  kLog = 18,            // conn (0: none), a=component, b=level (io/log.h), c=error code (0: none); blob=message
+  kLogDropped = 19,     // a=log lines dropped by this thread since its last batch (kMaxLogBytesPerBatch)
 };
 
 struct Record {

@@ -131,6 +131,7 @@ void Connection::close_now(uint32_t code) {
   // Report bytes already encrypted before forgetting the streams (JS releases those buffers either way).
   for (StreamState* st : written_dirty_) report_written(*st);
   written_dirty_.clear();
+  log_close(code);
   if (opened_) {
     th_.batch().add(Ev::kConnClosed, id_, 0, code);
   } else {
@@ -370,7 +371,38 @@ void Connection::open_connection() {
   b.push_back(static_cast<uint8_t>(fam));
   b.push_back(early_muxer_ ? 1 : 0);
   r.blob_len = static_cast<uint32_t>(b.size() - r.blob_off);
+  L2N_LOG(th_, LogComponent::kTcp, LogLevel::kDebug, id_, 0, "connection upgraded (%s %s:%u, noise + yamux%s)",
+          outbound_ ? "outbound to" : "inbound from", rh.c_str(), rp, early_muxer_ ? ", early muxer negotiation" : "");
   rearm_timer();
+}
+
+// One line per connection end. A code from an engine is a protocol violation (by the remote, or a
+// failed handshake): logged at warn under the engine's component; other ends at debug.
+void Connection::log_close(uint32_t code) {
+  LogComponent comp = LogComponent::kTcp;
+  LogLevel level = LogLevel::kDebug;
+  const char* what = "connection error";
+  if (code >= err::kNoiseBase && code < err::kNoiseBase + 100) {
+    comp = LogComponent::kNoise;
+    level = LogLevel::kWarn;
+    what = opened_ ? "noise transport error" : "noise handshake failed";
+  } else if (code >= err::kYamuxBase && code < err::kYamuxBase + 100) {
+    comp = LogComponent::kYamux;
+    level = LogLevel::kWarn;
+    what = "yamux protocol violation";
+  } else if (code >= err::kMultistreamBase && code < err::kMultistreamBase + 100) {
+    comp = LogComponent::kYamux;  // multistream-select negotiates the security and muxer protocols
+    level = LogLevel::kWarn;
+    what = "multistream-select negotiation failed";
+  } else if (code == err::kLocalClose || code == err::kLocalAbort || code == err::kShutdown) {
+    what = "closed locally";
+  } else if (code == err::kEof) {
+    what = "closed by the remote";
+  } else if (code == err::kHandshakeTimeout) {
+    what = "handshake timed out";
+  }
+  L2N_LOG(th_, comp, level, id_, code, "%s %s: %s (code %u)", opened_ ? "connection closed" : "connection failed",
+          opened_ ? "after upgrade" : "before upgrade", what, code);
 }
 
 void Connection::on_plaintext(uint8_t* p, size_t n) {

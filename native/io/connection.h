@@ -104,6 +104,7 @@ class Connection {
   void on_stream_data(StreamState& st, const uint8_t* p, uint32_t n);
   void deliver(StreamState& st, const uint8_t* p, uint32_t n);
   void open_connection();
+  void log_close(uint32_t code);  // one L2N_LOG line per connection end (io/log.h)
   // output
   bool ensure(size_t extra);
   void write_raw(const uint8_t* p, size_t n);

@@ -13,6 +13,7 @@
 
 #include "io/boundary.h"
 #include "io/limits.h"
+#include "io/log.h"
 #include "io/slab.h"
 #include "l2n/quic.h"
 
@@ -82,6 +83,17 @@ class Host {
   uint32_t thread_count() const { return cfg_.threads; }
   void notify() { notify_(); }
 
+  // Native log levels per component (io/log.h), written by the JS thread when the LIBP2P_LOG filter
+  // changes, read by the I/O threads before each log line (relaxed: a line or two logged under the
+  // old level while the change propagates is fine).
+  void set_log_level(LogComponent c, LogLevel l) {
+    auto i = static_cast<uint32_t>(c);
+    if (i < kLogComponents) log_levels_[i].store(static_cast<uint32_t>(l), std::memory_order_relaxed);
+  }
+  bool log_enabled(LogComponent c, LogLevel l) const {
+    return static_cast<uint32_t>(l) <= log_levels_[static_cast<uint32_t>(c)].load(std::memory_order_relaxed);
+  }
+
   // Our libp2p TLS certificate for QUIC (built by the binding once TS has signed it); endpoints
   // take it when they are created. Null until set: QUIC commands then fail with kQuicNoCertificate.
   void set_quic_certificate(std::shared_ptr<const tls::Certificate> cert);
@@ -94,6 +106,7 @@ class Host {
   SlabPool* slabs_;  // self-deleting after shutdown (JS may hold slabs longer than the host)
   std::shared_ptr<CounterBlock> counters_;
   std::atomic<uint32_t> rr_{0};
+  std::atomic<uint32_t> log_levels_[kLogComponents] = {};  // all off until JS says otherwise
   std::mutex proto_mu_;
   std::unordered_map<std::string, uint32_t> proto_index_;
   // Dial ids (chosen by JS) -> thread. Only the JS thread touches it (submit).

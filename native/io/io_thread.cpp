@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 
@@ -109,7 +110,31 @@ void IoThread::drain_into(Batch& into) {
   if (was_full) loop_.wake();  // deferred reads resume
 }
 
+bool IoThread::log_enabled(LogComponent c, LogLevel l) const { return host_.log_enabled(c, l); }
+
+void IoThread::log(LogComponent c, LogLevel l, uint32_t conn, uint32_t code, const char* fmt, ...) {
+  char line[kMaxLogLine];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = std::vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  uint32_t len = std::min<uint32_t>(static_cast<uint32_t>(n), kMaxLogLine - 1);  // truncated
+  if (log_bytes_ + len > kMaxLogBytesPerBatch) {
+    log_dropped_++;
+    return;
+  }
+  log_bytes_ += len;
+  Record& r = batch_.add(Ev::kLog, conn, 0, static_cast<uint32_t>(c), static_cast<uint32_t>(l), code);
+  batch_.attach(r, line, len);
+}
+
 void IoThread::publish() {
+  if (log_dropped_ > 0) {
+    batch_.add(Ev::kLogDropped, 0, 0, log_dropped_);
+    log_dropped_ = 0;
+  }
+  log_bytes_ = 0;
   if (batch_.empty()) return;
   bool was_empty;
   {
@@ -225,6 +250,8 @@ void IoThread::adopt(int fd, uint32_t listen_id, bool outbound, uint32_t conn_id
                      std::string expected_peer) {
   if (conns_.size() >= kMaxConnectionsPerThread) {
     ::close(fd);
+    L2N_LOG(*this, LogComponent::kTcp, LogLevel::kWarn, conn_id, err::kTooManyConnections,
+            "connection refused: this thread already serves %u connections", kMaxConnectionsPerThread);
     batch_.add(Ev::kConnFailed, conn_id, 0, err::kTooManyConnections, 0, listen_id);
     return;
   }
@@ -261,6 +288,8 @@ void IoThread::handle_listener(ListenerState& l) {
         // Out of descriptors: the level-triggered listener would wake us forever. Use the spare
         // descriptor to accept and drop the connection, so the backlog drains (shed load).
         // (Linux reports EMFILE before looking at the queue: stop once nothing is pending.)
+        L2N_LOG(*this, LogComponent::kTcp, LogLevel::kWarn, 0, err::kSocketError,
+                "listener %u: out of file descriptors (errno %d), dropping an inbound connection", l.id, errno);
         ::close(spare_fd_);
         int shed = ::accept(l.fd, nullptr, nullptr);
         if (shed >= 0) ::close(shed);
@@ -268,6 +297,9 @@ void IoThread::handle_listener(ListenerState& l) {
         if (shed < 0) return;
         continue;
       }
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        L2N_LOG(*this, LogComponent::kTcp, LogLevel::kWarn, 0, err::kSocketError, "listener %u: accept failed (errno %d)",
+                l.id, errno);
       return;
     }
     uint32_t t = host_.next_thread();
@@ -279,6 +311,8 @@ void IoThread::handle_listener(ListenerState& l) {
       cmd.b = l.id;
       if (!host_.thread(t).post(std::move(cmd))) {
         ::close(fd);
+        L2N_LOG(*this, LogComponent::kIo, LogLevel::kWarn, 0, err::kTooManyPendingCommands,
+                "listener %u: thread %u's command queue is full, dropping an inbound connection", l.id, t);
       }
     }
   }
@@ -298,6 +332,8 @@ void IoThread::handle_command(Command& cmd) {
       }
       int fd = tcp_listen(addr, kListenBacklog);
       if (fd < 0) {
+        L2N_LOG(*this, LogComponent::kTcp, LogLevel::kWarn, 0, static_cast<uint32_t>(-fd), "listener %u: listen on %s:%u failed",
+                cmd.conn, cmd.text.c_str(), cmd.b);
         batch_.add(Ev::kListenFailed, cmd.conn, 0, static_cast<uint32_t>(-fd));
         return;
       }

@@ -15,6 +15,7 @@
 
 #include "io/boundary.h"
 #include "io/limits.h"
+#include "io/log.h"
 #include "io/loop.h"
 #include "io/slab.h"
 #include "io/socket.h"
@@ -67,6 +68,11 @@ class IoThread {
   void defer_read(Connection* c);
   // Called by Connection when it is finished: the fd is closed, records are out.
   void connection_done(Connection* c);
+
+  // ---- native logs (io/log.h): call through L2N_LOG, which checks log_enabled first ----------
+  bool log_enabled(LogComponent c, LogLevel l) const;
+  void log(LogComponent c, LogLevel l, uint32_t conn, uint32_t code, const char* fmt, ...)
+      __attribute__((format(printf, 6, 7)));
 
   // ---- used by QuicIo (on this thread): ids and counter slots shared with TCP connections ------
   uint32_t new_inbound_id();
@@ -122,6 +128,8 @@ class IoThread {
 
   Slab* slab_ = nullptr;
   size_t slab_cursor_ = 0;
+  uint32_t log_bytes_ = 0;     // log text in batch_ since the last publish (kMaxLogBytesPerBatch)
+  uint32_t log_dropped_ = 0;   // lines dropped since the last publish
   std::unique_ptr<QuicIo> quic_;  // created by the first QUIC command (native/io/quic_io.h)
   QuicIo& quic();
 };

@@ -275,6 +275,8 @@ void QuicIo::listen(Command& cmd) {
   uint32_t code = 0;
   Ep* ep = new_endpoint(cmd.text, static_cast<uint16_t>(cmd.b), cmd.conn, code);
   if (ep == nullptr) {
+    L2N_LOG(th_, LogComponent::kQuic, LogLevel::kWarn, 0, code, "listener %u: listen on udp %s:%u failed", cmd.conn,
+            cmd.text.c_str(), cmd.b);
     th_.batch().add(Ev::kListenFailed, cmd.conn, 0, code);
     return;
   }
@@ -466,10 +468,18 @@ void QuicIo::on_handshake(Ep& ep, Conn& c, const quic::Event& ev) {
   b.push_back(static_cast<uint8_t>(fam));
   b.push_back(0);  // no early muxer: QUIC multiplexes itself
   r.blob_len = static_cast<uint32_t>(b.size() - r.blob_off);
+  L2N_LOG(th_, LogComponent::kQuic, LogLevel::kDebug, c.id, 0, "connection established (%s %s:%u)",
+          c.outbound ? "outbound to" : "inbound from", rh.c_str(), rp);
 }
 
 void QuicIo::on_conn_closed(Ep& ep, Conn& c, const quic::Event& ev) {
   uint32_t code = close_code(ev.error, ev.tls_error);
+  if (c.opened) {
+    L2N_LOG(th_, LogComponent::kQuic, LogLevel::kDebug, c.id, code, "connection closed (code %u)", code);
+  } else if (code != err::kShutdown) {
+    L2N_LOG(th_, LogComponent::kQuic, LogLevel::kWarn, c.id, code, "%s handshake failed (code %u)",
+            c.outbound ? "outbound" : "inbound", code);
+  }
   if (c.opened) {
     // JS drops the connection's streams (and their buffers: the engine released them all).
     th_.batch().add(Ev::kConnClosed, c.id, 0, code);

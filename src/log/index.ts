@@ -11,6 +11,8 @@
 export type Level = 'error' | 'warn' | 'info' | 'debug' | 'trace'
 const LEVELS: readonly Level[] = ['error', 'warn', 'info', 'debug', 'trace']
 const RANK: Record<Level | 'off', number> = { off: 0, error: 1, warn: 2, info: 3, debug: 4, trace: 5 }
+/** Level ranks: a line of level L is written when RANK[L] <= the component's enabled rank. */
+export const LEVEL_RANK: Readonly<Record<Level | 'off', number>> = RANK
 
 export type Fields = Record<string, unknown>
 
@@ -87,6 +89,7 @@ export class LogConfig {
   private filter: Filter
   private sink: LogSink
   private readonly loggers = new Map<string, LoggerImpl>()
+  private readonly filterListeners = new Set<() => void>()
 
   constructor (spec: string | undefined = process.env.LIBP2P_LOG, sink?: LogSink) {
     this.filter = parseFilter(spec)
@@ -106,6 +109,21 @@ export class LogConfig {
   setFilter (spec: string): void {
     this.filter = parseFilter(spec)
     for (const logger of this.loggers.values()) logger.refresh()
+    for (const listener of [...this.filterListeners]) listener()
+  }
+
+  /**
+   * Calls `listener` after each setFilter (code that mirrors levels elsewhere, e.g. the native
+   * I/O threads, re-reads them). Returns the function that removes it.
+   */
+  onFilterChange (listener: () => void): () => void {
+    this.filterListeners.add(listener)
+    return () => { this.filterListeners.delete(listener) }
+  }
+
+  /** The enabled rank of a component: 0 off, 1 error ... 5 trace (the numbering of LEVEL_RANK). */
+  enabledRank (component: string): number {
+    return rankFor(this.filter, component)
   }
 
   setSink (sink: LogSink): void {

@@ -15,7 +15,8 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { existsSync } from 'node:fs'
 import { InvalidArgumentError, LimitExceededError } from '../core/errors.ts'
-import { Code, COMMAND_WORDS, Ev, NO_BUF, Op, ProtoCounter, RECORD_WORDS } from './protocol.ts'
+import { Code, COMMAND_WORDS, Ev, NativeLogComponents, NativeLogLevels, NO_BUF, Op, ProtoCounter, RECORD_WORDS } from './protocol.ts'
+import { defaultLogConfig, type Fields, type Level, type LogConfig, type Logger } from '../log/index.ts'
 import { errorFromCode } from './errors.ts'
 
 // ---- the addon ------------------------------------------------------------------------------
@@ -23,7 +24,10 @@ import { errorFromCode } from './errors.ts'
 export interface AddonHost {
   submit(words: Uint32Array, count: number, buffers: Array<Uint8Array | undefined>): number
   counters(): { connections: Float64Array, protocols: Float64Array, perConnection: number, perProtocol: number, maxProtocols: number, threads: number } | undefined
-  stats(): { slabsLive: number }
+  /** slabsLive: slabs allocated; logRecords: log and dropped-lines records delivered so far. */
+  stats(): { slabsLive: number, logRecords: number }
+  /** The enabled level per native log component (index = component, value = src/log rank). */
+  setLogLevels(levels: Uint8Array): void
   close(): void
   ref(): void
   unref(): void
@@ -46,7 +50,7 @@ export interface NativeQuicOptions {
 }
 export interface AddonHandle { readonly id: number, close(graceful?: boolean): void }
 export interface Addon {
-  Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number, streamNegotiationTimeoutMs?: number, quic?: NativeQuicOptions },
+  Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number, streamNegotiationTimeoutMs?: number, quic?: NativeQuicOptions, logLevels?: Uint8Array },
     onEvents: (records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: AddonHandle[]) => void) => AddonHost
   allocator: string
 }
@@ -135,6 +139,8 @@ export interface NativeHostOptions {
   flush: 'microtask' | 'immediate'
   /** QUIC endpoint settings (src/transports/quic validates them). */
   quic?: NativeQuicOptions
+  /** Where native log lines go (`native:io`, `native:tcp`, ...); default: the process-wide config. */
+  log?: LogConfig
 }
 
 /** Command words preallocated; the array doubles when a tick queues more. */
@@ -168,6 +174,9 @@ export class NativeHost {
   private countersCache: ReturnType<AddonHost['counters']>
   private nextSlab = 0
   private nextObject = 0
+  private readonly logConfig: LogConfig
+  private readonly nativeLoggers: Logger[]
+  private readonly stopLogUpdates: () => void
 
   constructor (opts: NativeHostOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 64) throw new InvalidArgumentError('ioThreads must be an integer from 1 to 64')
@@ -180,6 +189,8 @@ export class NativeHost {
     }
     const { Host } = loadAddon()
     this.flushMode = opts.flush
+    this.logConfig = opts.log ?? defaultLogConfig
+    this.nativeLoggers = NativeLogComponents.map(c => this.logConfig.logger(c))
     this.host = new Host({
       threads: opts.threads,
       staticSecret: opts.staticSecret,
@@ -187,10 +198,24 @@ export class NativeHost {
       payload: opts.payload,
       maxStreamWindow: opts.maxStreamWindow,
       ...(opts.streamNegotiationTimeoutMs !== undefined ? { streamNegotiationTimeoutMs: opts.streamNegotiationTimeoutMs } : {}),
-      ...(opts.quic !== undefined ? { quic: opts.quic } : {})
+      ...(opts.quic !== undefined ? { quic: opts.quic } : {}),
+      logLevels: this.nativeLogLevels()
     }, (records, blob, slabs, objects) => { this.dispatch(records, blob, slabs, objects) })
     this.host.unref()
     this.countersCache = this.host.counters()
+    // Native checks these levels before formatting a line: tell it whenever the filter changes.
+    this.stopLogUpdates = this.logConfig.onFilterChange(() => {
+      if (!this.closed) this.host.setLogLevels(this.nativeLogLevels())
+    })
+  }
+
+  private nativeLogLevels (): Uint8Array {
+    return Uint8Array.from(NativeLogComponents, c => this.logConfig.enabledRank(c))
+  }
+
+  /** Log and dropped-lines records that crossed from native so far (0 while native logs are off). */
+  logRecords (): number {
+    return this.host.stats().logRecords  // kept by the binding after close() too
   }
 
   /** Ids for listeners, dials and outbound streams (JS side of the id space). */
@@ -343,6 +368,7 @@ export class NativeHost {
     if (this.closed) return
     this.flush()
     this.closed = true
+    this.stopLogUpdates()
     this.host.close()
     this.slabs.clear()
     // Pending dials learn of the shutdown (their promise must settle); connections and listeners
@@ -453,6 +479,23 @@ export class NativeHost {
           const sink = this.listeners.get(connId)
           this.listeners.delete(connId)
           sink?.onListenFailed(a)
+          break
+        }
+        case Ev.log: {
+          const logger = this.nativeLoggers[a]
+          const level = NativeLogLevels[records[o + 4] as number]
+          if (logger === undefined || level === undefined || level === 'off' || !logger.enabled[level]) break
+          const off = records[o + 6] as number
+          const fields: Fields = {}
+          if (connId !== 0) fields.conn = connId
+          const code = records[o + 5] as number
+          if (code !== 0) fields.code = code
+          logger[level as Level](utf8d.decode(blob.subarray(off, off + (records[o + 7] as number))), fields)
+          break
+        }
+        case Ev.logDropped: {
+          const logger = this.nativeLoggers[0] as Logger
+          if (logger.enabled.warn) logger.warn('native log lines dropped (more than kMaxLogBytesPerBatch in one batch)', { dropped: a })
           break
         }
         case Ev.listenerClosed: {

@@ -50,8 +50,17 @@ export const Ev = {
   writeClosed: 14,
   streamReleased: 15,
   slab: 16,
-  slabRetired: 17
+  slabRetired: 17,
+  log: 18,
+  logDropped: 19
 } as const
+
+/**
+ * Native log components (native/io/log.h LogComponent, index = value), logged as `native:<name>`
+ * through src/log. Native levels are src/log's ranks (LEVEL_RANK): 0 off, 1 error ... 5 trace.
+ */
+export const NativeLogComponents = ['native:io', 'native:tcp', 'native:noise', 'native:yamux', 'native:quic'] as const
+export const NativeLogLevels = ['off', 'error', 'warn', 'info', 'debug', 'trace'] as const
 
 /** Per-connection counter fields (native/io/connection.cpp), doubles in the counters table. */
 export const ConnCounter = { bytesIn: 0, bytesOut: 1, framesIn: 2, framesOut: 3, errors: 4, streamsOpened: 5 } as const

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Code, COMMAND_WORDS, Ev, NATIVE_ID_BIT, NO_BUF, Op, RECORD_WORDS } from '../../src/native/protocol.ts'
+import { Code, COMMAND_WORDS, Ev, NATIVE_ID_BIT, NativeLogComponents, NativeLogLevels, NO_BUF, Op, RECORD_WORDS } from '../../src/native/protocol.ts'
+import { LEVEL_RANK } from '../../src/log/index.ts'
 import { errorFromCode, nativeCodeOf } from '../../src/native/errors.ts'
 import {
   Libp2pError, PeerIdMismatchError, UnsupportedProtocolError, ProtocolViolationError, HandshakeError,
@@ -106,5 +107,20 @@ it('engine error names follow the engines’ enums (value = index)', async () =>
   ] as const) {
     const native = members(header).map(norm)
     assert.deepEqual(names.map(n => norm(n)), native, header)
+  }
+})
+
+it('native log components and levels match native/io/log.h and src/log ranks', () => {
+  const header = read('native/io/log.h')
+  const comps = enumMembers(header, 'LogComponent')
+  assert.equal(comps.size, NativeLogComponents.length)
+  for (const [name, value] of comps) assert.equal(NativeLogComponents[value], `native:${name.toLowerCase()}`, `LogComponent k${name}`)
+  assert.equal(Number(/kLogComponents = (\d+)/.exec(header)?.[1]), NativeLogComponents.length)
+  const levels = enumMembers(header, 'LogLevel')
+  assert.equal(levels.size, NativeLogLevels.length)
+  for (const [name, value] of levels) {
+    const level = NativeLogLevels[value]
+    assert.equal(level, name.toLowerCase(), `LogLevel k${name}`)
+    assert.equal(LEVEL_RANK[level as keyof typeof LEVEL_RANK], value, `${name} has src/log's rank`)
   }
 })
