@@ -391,7 +391,7 @@ void Connection::log_close(uint32_t code) {
     level = LogLevel::kWarn;
     what = "yamux protocol violation";
   } else if (code >= err::kMultistreamBase && code < err::kMultistreamBase + 100) {
-    comp = LogComponent::kYamux;  // multistream-select negotiates the security and muxer protocols
+    comp = LogComponent::kTcp;  // multistream-select is the TCP upgrade's negotiation (security, muxer)
     level = LogLevel::kWarn;
     what = "multistream-select negotiation failed";
   } else if (code == err::kLocalClose || code == err::kLocalAbort || code == err::kShutdown) {

@@ -4,6 +4,7 @@
  * them, and no log record crosses the JS boundary when it does not (counted by the binding).
  */
 import { it } from 'node:test'
+import { connect } from 'node:net'
 import assert from 'node:assert/strict'
 import { NativeHost, type ConnectionSink, type ConnInfo } from '../../src/native/host.ts'
 import { Code } from '../../src/native/protocol.ts'
@@ -35,9 +36,9 @@ function connSink (onClosed: (code: number) => void): ConnectionSink {
   }
 }
 
-function timeout<T> (p: Promise<T>, what: string): Promise<T> {
+function timeout<T> (p: Promise<T>, what: string, ms = 5000): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  return Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timeout: ${what}`)) }, 5000) })])
+  return Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timeout: ${what}`)) }, ms) })])
     .finally(() => { clearTimeout(timer) })
 }
 
@@ -125,6 +126,92 @@ it('with native logs off no log record crosses the boundary; a filter change tur
     await connectAndClose(server, client)
     await new Promise(resolve => setTimeout(resolve, 50))
     assert.equal(client.logRecords() + server.logRecords(), before)
+  } finally {
+    server.close()
+    client.close()
+  }
+})
+
+/** Listens on 127.0.0.1 (port 0: any); resolves with the port, or rejects with the failure code. */
+function listenOn (host: NativeHost, port: number, onInbound: (info: ConnInfo) => ConnectionSink, onInboundFailed: (code: number) => void = () => {}): Promise<number> {
+  return timeout(new Promise<number>((resolve, reject) => {
+    host.listen(host.newId(), '127.0.0.1', port, {
+      onListening: (_host, p) => { resolve(p) },
+      onListenFailed: (code) => { reject(Object.assign(new Error(`listen failed ${code}`), { nativeCode: code })) },
+      onClosed: () => {},
+      onInbound,
+      onInboundFailed
+    })
+  }), 'listen')
+}
+
+it('a protocol violation and a listener error are logged at warn with their codes', async () => {
+  const seen: LogRecord[] = []
+  const log = new LogConfig('native=warn', (r) => { seen.push(r) })
+  const server = makeHost(log)
+  try {
+    let failed!: (code: number) => void
+    const inboundFailed = new Promise<number>(resolve => { failed = resolve })
+    const port = await listenOn(server, 0, () => connSink(() => {}), (code) => { failed(code) })
+    // A multistream-select header that is not /multistream/1.0.0: varint length 3, "ab\n".
+    const socket = connect(port, '127.0.0.1', () => { socket.write(Uint8Array.of(3, 0x61, 0x62, 0x0a)) })
+    socket.on('error', () => {})
+    const code = await timeout(inboundFailed, 'inbound failure')
+    socket.destroy()
+    assert.ok(code >= Code.multistreamBase && code < Code.noiseBase, `multistream error code, got ${code}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const violation = seen.find(r => r.component === 'native:tcp' && r.fields?.code === code)
+    assert.ok(violation !== undefined, `violation logged: ${JSON.stringify(seen)}`)
+    assert.equal(violation.level, 'warn')
+    assert.match(violation.msg, /multistream-select negotiation failed/)
+    assert.ok(typeof violation.fields?.conn === 'number' && violation.fields.conn !== 0, 'the inbound connection id')
+    // The same port again: the listener error is logged with its code.
+    const err = await listenOn(server, port, () => connSink(() => {})).then(() => undefined, (e: Error & { nativeCode: number }) => e)
+    assert.ok(err !== undefined, 'second listen on the same port fails')
+    const listenLine = seen.find(r => r.component === 'native:tcp' && r.msg.includes(`listen on 127.0.0.1:${port} failed`))
+    assert.ok(listenLine !== undefined, `listener error logged: ${JSON.stringify(seen)}`)
+    assert.equal(listenLine.fields?.code, err.nativeCode)
+  } finally {
+    server.close()
+  }
+})
+
+it('lines beyond kMaxLogBytesPerBatch in one batch are dropped and counted in one record', async () => {
+  // 400 connections closed by one submit: the client's thread writes 400 close lines (about 57
+  // bytes each, 22 KiB) in one loop iteration, over the 16 KiB budget (native/io/log.h).
+  const N = 400
+  const clientSeen: LogRecord[] = []
+  const clientLog = new LogConfig('native:tcp=debug,native:io=warn', (r) => { clientSeen.push(r) })
+  const server = makeHost(new LogConfig('off', () => {}))
+  const client = makeHost(clientLog)
+  try {
+    let serverClosed = 0
+    let allServerClosed!: () => void
+    const serverDone = new Promise<void>(resolve => { allServerClosed = resolve })
+    const port = await listenOn(server, 0, () => connSink(() => { if (++serverClosed === N) allServerClosed() }))
+    let clientClosed = 0
+    let allClientClosed!: () => void
+    const clientDone = new Promise<void>(resolve => { allClientClosed = resolve })
+    const ids = Array.from({ length: N }, () => client.newId())
+    await timeout(Promise.all(ids.map(id => new Promise<void>((resolve, reject) => {
+      client.dial(id, '127.0.0.1', port, undefined, {
+        onOpen: () => { resolve(); return connSink(() => { if (++clientClosed === N) allClientClosed() }) },
+        onFailed: (code) => { reject(new Error(`dial failed ${code}`)) }
+      })
+    }))), 'dials', 20000)
+    for (const id of ids) client.closeConnection(id, false)
+    await timeout(clientDone, 'client closes')
+    await timeout(serverDone, 'server closes')
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const lines = clientSeen.filter(r => r.component === 'native:tcp')
+    const dropped = clientSeen.filter(r => r.component === 'native:io' && typeof r.fields?.dropped === 'number')
+    assert.ok(dropped.length > 0, 'a dropped-lines record')
+    assert.equal(dropped[0]?.level, 'warn')
+    const droppedLines = dropped.reduce((n, r) => n + (r.fields?.dropped as number), 0)
+    // Every line is either delivered or counted: N upgrades and N closes.
+    assert.equal(lines.length + droppedLines, 2 * N)
+    assert.ok(lines.filter(r => r.msg.startsWith('connection closed')).length < N, 'some close lines were dropped')
+    assert.equal(server.logRecords(), 0)
   } finally {
     server.close()
     client.close()
