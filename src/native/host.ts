@@ -36,16 +36,25 @@ export interface AddonHost {
   /** Step 2: the host key's protobuf and its signature over step 1's bytes. */
   quicCertFinish(publicKey: Uint8Array, signature: Uint8Array): void
 }
-/** QUIC endpoint settings handed to native (absent: the defaults of native/include/l2n/quic.h). */
+/**
+ * QUIC endpoint settings handed to native (absent: the defaults of native/include/l2n/quic.h,
+ * repeated with their reasons in src/transports/quic/constants.ts). QuicOptions extends this.
+ */
 export interface NativeQuicOptions {
+  /** Handshake deadline in ms (default 5000). */
   handshakeTimeoutMs?: number
+  /** Idle timeout advertised to peers in ms (default 10000). */
   idleTimeoutMs?: number
+  /** Keep-alive PING interval in ms, 0 disables (default 5000). */
   keepAliveMs?: number
+  /** Streams a peer may have open towards us at once (default 256). */
   maxStreams?: number
+  /** Receive windows in bytes (defaults: stream 1 MiB growing to 16 MiB, connection 1.5 MiB to 24 MiB). */
   initialStreamWindow?: number
   maxStreamWindow?: number
   initialConnectionWindow?: number
   maxConnectionWindow?: number
+  /** Derived from the host key by the QUIC transport, never set by users. */
   statelessResetKey?: Uint8Array
 }
 export interface AddonHandle { readonly id: number, close(graceful?: boolean): void }
