@@ -1,8 +1,8 @@
 /**
- * Quick, rough figures for the native QUIC transport in one process (both ends on this machine's
- * two cores, so throughput here is a lower bound of the two-process perf benchmark); the same
- * figures as bench/tcp-native-quick.ts, so the two can be compared line by line:
- *   node --import tsx bench/quic-native-quick.ts [--mib 256] [--flush microtask|immediate]
+ * Quick, rough figures for a native transport (TCP or QUIC) in one process (both ends on this
+ * machine's two cores, so throughput here is a lower bound of the two-process perf benchmark); the
+ * same figures for both, so the two can be compared line by line:
+ *   node --import tsx bench/native-quick.ts [tcp|quic] [--mib 256] [--flush microtask|immediate]
  * Prints one JSON line per figure: one-stream upload throughput, 8-byte round trip p50/p99,
  * sequential connection setup (dial + handshake + first stream + 1-byte round trip) p50/p99, RSS.
  */
@@ -11,9 +11,12 @@ import type { Connection } from '../src/core/transport.ts'
 import type { Stream } from '../src/core/stream.ts'
 import { generateKeyPair, peerIdFromPrivateKey } from '../src/identity/index.ts'
 import { StaticProtocolTable } from '../src/utils/protocol-table.ts'
-import { quic, type QuicOptions, type QuicTransport } from '../src/transports/quic/index.ts'
+import { tcp, type TcpTransport } from '../src/transports/tcp/index.ts'
+import { quic, type QuicTransport } from '../src/transports/quic/index.ts'
 
 const args = process.argv.slice(2)
+const which = args[0] !== undefined && !args[0].startsWith('--') ? args[0] : 'tcp'
+if (which !== 'tcp' && which !== 'quic') throw new Error(`transport must be tcp or quic, got ${which}`)
 const arg = (name: string, dflt: string): string => {
   const i = args.indexOf(`--${name}`)
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] as string : dflt
@@ -23,10 +26,11 @@ const flush = arg('flush', 'microtask') as 'microtask' | 'immediate'
 const RTT_ROUNDS = Number(arg('rtt', '2000'))
 const SETUPS = Number(arg('setups', '200'))
 
-function node (opts: QuicOptions): { transport: QuicTransport, peer: string } {
+function node (opts: { flush: 'microtask' | 'immediate' }): { transport: TcpTransport | QuicTransport, peer: string } {
   const privateKey = generateKeyPair('Ed25519')
   const protocols = new StaticProtocolTable(['/sink/1.0.0', '/echo/1.0.0'])
-  const transport = quic(opts)({ privateKey, peerId: peerIdFromPrivateKey(privateKey), protocols }) as QuicTransport
+  const factory = which === 'tcp' ? tcp(opts) : quic(opts)
+  const transport = factory({ privateKey, peerId: peerIdFromPrivateKey(privateKey), protocols }) as TcpTransport | QuicTransport
   return { transport, peer: peerIdFromPrivateKey(privateKey).toString() }
 }
 
@@ -37,7 +41,7 @@ function pct (xs: number[], p: number): number {
 
 const server = node({ flush })
 const client = node({ flush })
-const listener = await server.transport.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'))
+const listener = await server.transport.listen(multiaddr(which === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : '/ip4/127.0.0.1/udp/0/quic-v1'))
 let peakRss = 0
 const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()) }, 20)
 listener.on('connection', (c: Connection) => {
@@ -74,7 +78,7 @@ const conn = await client.transport.dial(addr)
   const secs = Number(process.hrtime.bigint() - t0) / 1e9
   const cpu = process.cpuUsage(cpu0)
   if (Number(reply) !== total) throw new Error(`sink counted ${reply}, sent ${total}`)
-  console.log(JSON.stringify({ transport: 'quic-v1', figure: 'upload-one-stream', mib: MIB, seconds: +secs.toFixed(3), gbitPerSec: +(total * 8 / secs / 1e9).toFixed(2), cpuSecondsPerGiB: +(((cpu.user + cpu.system) / 1e6) / (total / 2 ** 30)).toFixed(2), flush }))
+  console.log(JSON.stringify({ transport: server.transport.name, figure: 'upload-one-stream', mib: MIB, seconds: +secs.toFixed(3), gbitPerSec: +(total * 8 / secs / 1e9).toFixed(2), cpuSecondsPerGiB: +(((cpu.user + cpu.system) / 1e6) / (total / 2 ** 30)).toFixed(2), flush }))
 }
 
 // ---- 8-byte round trip ----
