@@ -145,6 +145,16 @@ function listenOn (host: NativeHost, port: number, onInbound: (info: ConnInfo) =
   }), 'listen')
 }
 
+/** Polls `find` until it returns a value or `ms` pass (then returns undefined for the assertion). */
+async function eventually<T> (find: () => T | undefined, ms = 2000): Promise<T | undefined> {
+  const deadline = Date.now() + ms
+  while (true) {
+    const found = find()
+    if (found !== undefined || Date.now() >= deadline) return found
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
 it('a protocol violation and a listener error are logged at warn with their codes', async () => {
   const seen: LogRecord[] = []
   const log = new LogConfig('native=warn', (r) => { seen.push(r) })
@@ -159,8 +169,8 @@ it('a protocol violation and a listener error are logged at warn with their code
     const code = await timeout(inboundFailed, 'inbound failure')
     socket.destroy()
     assert.ok(code >= Code.multistreamBase && code < Code.noiseBase, `multistream error code, got ${code}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-    const violation = seen.find(r => r.component === 'native:tcp' && r.fields?.code === code)
+    // The log line and the failure record may cross in different batches: wait for the line.
+    const violation = await eventually(() => seen.find(r => r.component === 'native:tcp' && r.fields?.code === code))
     assert.ok(violation !== undefined, `violation logged: ${JSON.stringify(seen)}`)
     assert.equal(violation.level, 'warn')
     assert.match(violation.msg, /multistream-select negotiation failed/)
@@ -168,7 +178,7 @@ it('a protocol violation and a listener error are logged at warn with their code
     // The same port again: the listener error is logged with its code.
     const err = await listenOn(server, port, () => connSink(() => {})).then(() => undefined, (e: Error & { nativeCode: number }) => e)
     assert.ok(err !== undefined, 'second listen on the same port fails')
-    const listenLine = seen.find(r => r.component === 'native:tcp' && r.msg.includes(`listen on 127.0.0.1:${port} failed`))
+    const listenLine = await eventually(() => seen.find(r => r.component === 'native:tcp' && r.msg.includes(`listen on 127.0.0.1:${port} failed`)))
     assert.ok(listenLine !== undefined, `listener error logged: ${JSON.stringify(seen)}`)
     assert.equal(listenLine.fields?.code, err.nativeCode)
   } finally {
