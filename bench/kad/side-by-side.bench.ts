@@ -3,7 +3,9 @@
  * same size, side by side in one process over loopback TCP: messages and wall-clock latency per
  * lookup (getClosestPeers of a random node, from a random node). Both use α = 3, k = 20 (js's
  * defaults; ours configured to match) on a private protocol prefix. Prints one JSON line per side.
- *   node --import tsx bench/kad/side-by-side.bench.ts [nodes=30] [lookups=60]
+ *   node --import tsx bench/kad/side-by-side.bench.ts [nodes=30] [lookups=60] [side=both|ours|js]
+ * `side` runs one network per process (at 200 nodes each, two networks in one process would share
+ * one event loop and heap). Each line also gives the set-up time and the process's peak RSS.
  * Each node bootstraps from node 0 and its predecessor; tables then fill from identify and
  * lookups. Needs the native addon.
  */
@@ -26,6 +28,12 @@ import { peerIdFromPrivateKey } from '../../src/identity/index.ts'
 
 const N = Number(process.argv[2] ?? 30)
 const LOOKUPS = Number(process.argv[3] ?? 60)
+const SIDE = process.argv[4] ?? 'both'
+if (!['both', 'ours', 'js'].includes(SIDE)) throw new Error(`side must be both, ours or js, not ${SIDE}`)
+/** Set-up time (node start, bootstrap) and peak RSS so far, printed with each side's figures. */
+/** Set-up progress on stderr, so a run that does not finish still shows how far it got. */
+const progress = (side: string, t0: number, what: string): void => { process.stderr.write(`# ${side} ${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}, rss ${Math.round(process.memoryUsage.rss() / 2 ** 20)} MiB\n`) }
+const cost = (setupMs: number) => ({ setupS: +(setupMs / 1000).toFixed(1), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) })
 const PROTOCOL_PREFIX = '/bench-kad'
 let seed = 7
 function rand (n: number): number { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n }
@@ -43,6 +51,7 @@ async function ourNode () {
 }
 
 async function ours (): Promise<void> {
+  const t0 = performance.now()
   const nodes: Array<Awaited<ReturnType<typeof ourNode>>> = []
   for (let i = 0; i < N; i++) nodes.push(await ourNode())
   const addr = (i: number) => (nodes[i] as typeof nodes[number]).listenAddresses()[0] as ReturnType<typeof multiaddr>
@@ -62,6 +71,7 @@ async function ours (): Promise<void> {
     s.behaviour.members.kad.addAddress((nodes[i - 1] as typeof nodes[number]).localPeerId, addr(i - 1))
     await runQ(s, k => k.bootstrap())
   }
+  const setup = performance.now() - t0
   const msgs: number[] = []
   const ms: number[] = []
   let found = 0
@@ -74,11 +84,12 @@ async function ours (): Promise<void> {
     msgs.push(r.stats.requests)
     if (r.result.type === 'getClosestPeers' && (r.result.peers.some(p => p.peer.equals(target)) || from.localPeerId.equals(target))) found++
   }
-  console.log(JSON.stringify({ side: 'libp2p-native', nodes: N, lookups: LOOKUPS, found, medianMessages: median(msgs), p90Messages: p90(msgs), medianMs: +median(ms).toFixed(1), p90Ms: +p90(ms).toFixed(1) }))
+  console.log(JSON.stringify({ side: 'libp2p-native', nodes: N, lookups: LOOKUPS, found, medianMessages: median(msgs), p90Messages: p90(msgs), medianMs: +median(ms).toFixed(1), p90Ms: +p90(ms).toFixed(1), ...cost(setup) }))
   await Promise.all(nodes.map(async s => { await s.close() }))
 }
 
 async function js (): Promise<void> {
+  const t0 = performance.now()
   const nodes = []
   for (let i = 0; i < N; i++) {
     nodes.push(await createLibp2p({
@@ -94,14 +105,18 @@ async function js (): Promise<void> {
       connectionManager: { maxConnections: 10_000, inboundConnectionThreshold: 1_000_000 }
     }))
   }
+  progress('js', t0, `${N} nodes started`)
   for (let i = 1; i < N; i++) {
     await (nodes[i] as typeof nodes[number]).dial((nodes[0] as typeof nodes[number]).getMultiaddrs()[0] as never)
     await (nodes[i] as typeof nodes[number]).dial((nodes[i - 1] as typeof nodes[number]).getMultiaddrs()[0] as never)
   }
   await new Promise(resolve => setTimeout(resolve, 2_000))
+  progress('js', t0, 'dialled')
   for (let i = 1; i < N; i++) {
+    if (i % 20 === 0) progress('js', t0, `${i} bootstrap lookups`)
     for await (const ev of (nodes[i] as typeof nodes[number]).services.dht.getClosestPeers((nodes[i] as typeof nodes[number]).peerId.toMultihash().bytes)) void ev
   }
+  const setup = performance.now() - t0
   const msgs: number[] = []
   const ms: number[] = []
   let found = 0
@@ -119,10 +134,10 @@ async function js (): Promise<void> {
     msgs.push(sent)
     if (hit) found++
   }
-  console.log(JSON.stringify({ side: '@libp2p/kad-dht', nodes: N, lookups: LOOKUPS, found, medianMessages: median(msgs), p90Messages: p90(msgs), medianMs: +median(ms).toFixed(1), p90Ms: +p90(ms).toFixed(1) }))
+  console.log(JSON.stringify({ side: '@libp2p/kad-dht', nodes: N, lookups: LOOKUPS, found, medianMessages: median(msgs), p90Messages: p90(msgs), medianMs: +median(ms).toFixed(1), p90Ms: +p90(ms).toFixed(1), ...cost(setup) }))
   await Promise.all(nodes.map(async n => { await n.stop() }))
 }
 
-await ours()
+if (SIDE !== 'js') await ours()
 seed = 7
-await js()
+if (SIDE !== 'ours') await js()
