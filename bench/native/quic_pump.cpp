@@ -5,10 +5,12 @@
 // Two threads (server, client), one UDP socket each, poll() with ngtcp2's expiry as timeout,
 // recvmmsg on receive and UDP GSO (UDP_SEGMENT) on send where the kernel has it.
 //
-//   bash bench/native/build-quic-pump.sh && build-bench/quic_pump [MiB=1024] [port=4433]
+//   bash bench/native/build-quic-pump.sh && build-bench/quic_pump [MiB=1024] [port=4433, 0: any]
 //
-// Prints one JSON line: handshake time (client side, first Initial to handshake completion), and
-// transfer time/throughput (client's first stream byte to the server having all bytes).
+// Prints one JSON line: handshake time (client side, first Initial to handshake completion),
+// transfer time/throughput (client's first stream byte to the server having all bytes), and the
+// process's CPU seconds and peak RSS (both ends: one process), which bench/perf/compare.ts
+// --transport quic puts beside ours.
 #include <arpa/inet.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -18,6 +20,7 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -343,9 +346,14 @@ int main(int argc, char** argv) {
   st.join();
   uint64_t t1 = now_ns();
   double secs = double(t1 - client.handshake_at) / 1e9;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto seconds_of = [](const timeval& tv) { return double(tv.tv_sec) + double(tv.tv_usec) / 1e6; };
   std::printf("{\"impl\":\"raw-ngtcp2\",\"ngtcp2\":\"%s\",\"bytes\":%llu,\"handshake_ms\":%.3f,"
-              "\"seconds\":%.3f,\"gbit_per_s\":%.3f,\"gso\":%s}\n",
+              "\"seconds\":%.3f,\"gbit_per_s\":%.3f,\"gso\":%s,\"cpu_user_s\":%.3f,\"cpu_system_s\":%.3f,"
+              "\"max_rss_bytes\":%llu}\n",
               NGTCP2_VERSION, (unsigned long long)g_received.load(), double(client.handshake_at - t0) / 1e6,
-              secs, double(g_received.load()) * 8 / secs / 1e9, client.gso ? "true" : "false");
+              secs, double(g_received.load()) * 8 / secs / 1e9, client.gso ? "true" : "false",
+              seconds_of(ru.ru_utime), seconds_of(ru.ru_stime), (unsigned long long)ru.ru_maxrss * 1024);
   return 0;
 }

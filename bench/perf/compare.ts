@@ -1,12 +1,21 @@
 /**
- * Side-by-side perf benchmark: libp2p-native vs js-libp2p 3 (and the raw encrypted C pump), each
- * as a server and a client process on loopback, in one run. Prints every figure with its ratio.
+ * Side-by-side perf benchmark: libp2p-native vs js-libp2p 3 (and a raw pump), each as a server and
+ * a client process on loopback, in one run. Prints every figure with its ratio.
  *
- *   node --import tsx bench/perf/compare.ts [--gib 1] [--quick] [--only native,js,raw] [--json out.json]
+ *   node --import tsx bench/perf/compare.ts [--transport tcp|quic] [--gib 1] [--quick]
+ *     [--only native,js,raw] [--scenarios down,up,multi,connect,rtt] [--json out.json]
  *
- * Scenarios (issue 2, item 10): one-stream download and upload of 1 GiB, 8 streams of 128 MiB,
- * 300 sequential connection setups (dial, handshake, first stream, 1-byte round trip), 8-byte
- * round trips on an open stream, CPU seconds per GiB (both processes), peak RSS of the server.
+ * --transport tcp (default, issue 2): ours TCP + Noise + Yamux, js-libp2p TCP + Noise + Yamux, raw
+ * = bench/perf/raw_pump.c (encrypted TCP, download row only).
+ * --transport quic (issue 4): ours /quic-v1 (ngtcp2 + GnuTLS), js-libp2p + @chainsafe/libp2p-quic
+ * 2.1.1, raw = bench/native/quic_pump.cpp (ngtcp2 + GnuTLS without libp2p; one process holding
+ * both ends, sending client to server: it fills the download and upload rows with one run each,
+ * and its CPU is both ends' as in our "both" rows).
+ *
+ * Scenarios (issue 2, item 10; issue 4, deliver 8): one-stream download and upload of 1 GiB,
+ * 8 streams of 128 MiB, 300 sequential connection setups (dial, handshake, first stream, 1-byte
+ * round trip), 8-byte round trips on an open stream, CPU seconds per GiB (both processes), peak
+ * RSS of the server and of either side during the 1 GiB transfers.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -27,6 +36,10 @@ const connectCount = quick ? 50 : 300
 const rttCount = quick ? 500 : 2000
 const only = new Set(argValue(args, 'only', 'native,js,raw').split(','))
 const scenarios = new Set(argValue(args, 'scenarios', 'down,up,multi,connect,rtt').split(','))
+const transport = argValue(args, 'transport', 'tcp')
+if (transport !== 'tcp' && transport !== 'quic') throw new Error(`--transport must be tcp or quic, got ${transport}`)
+/** Given to every peer process (bench/perf/peer-protocol.md). */
+const peerArgs = ['--transport', transport]
 
 interface Stack { name: string, peer: string }
 const STACKS: Stack[] = [
@@ -58,12 +71,12 @@ async function nextOfType (lines: AsyncIterator<Line>, type: string): Promise<Li
 interface RunResult { result: Line, clientUsage: Line, serverUsage: Line }
 
 async function run (stack: Stack, clientArgs: string[]): Promise<RunResult> {
-  const server = startPeer(stack.peer, ['--role', 'server'])
+  const server = startPeer(stack.peer, ['--role', 'server', ...peerArgs])
   let client: ReturnType<typeof startPeer> | undefined
   try {
     const listening = await nextOfType(server.lines, 'listening')
     const addr = (listening.addrs as string[])[0] as string
-    client = startPeer(stack.peer, ['--role', 'client', '--addr', addr, ...clientArgs])
+    client = startPeer(stack.peer, ['--role', 'client', '--addr', addr, ...peerArgs, ...clientArgs])
     const result = await nextOfType(client.lines, 'result')
     const clientUsage = await nextOfType(client.lines, 'usage')
     server.child.kill('SIGTERM')
@@ -77,6 +90,7 @@ async function run (stack: Stack, clientArgs: string[]): Promise<RunResult> {
 }
 
 const cpu = (u: Line): number => (u.cpuUserSeconds as number) + (u.cpuSystemSeconds as number)
+const peakRss = (r: RunResult): number => Math.max(r.clientUsage.maxRssBytes as number, r.serverUsage.maxRssBytes as number)
 const gbit = (bytes: number, seconds: number): number => bytes * 8 / seconds / 1e9
 
 interface Row { scenario: string, unit: string, better: 'higher' | 'lower', values: Record<string, number> }
@@ -96,11 +110,13 @@ for (const stack of STACKS) {
     record('download 1 stream', 'Gbit/s', 'higher', stack.name, gbit(bulk, down.result.seconds as number))
     record('CPU per GiB (download, both)', 's/GiB', 'lower', stack.name, (cpu(down.clientUsage) + cpu(down.serverUsage)) / (bulk / GiB))
     record('server peak RSS (download)', 'MiB', 'lower', stack.name, (down.serverUsage.maxRssBytes as number) / MiB)
+    record('peak RSS, either side (download)', 'MiB', 'lower', stack.name, peakRss(down) / MiB)
   }
   if (scenarios.has('up')) {
     const up = await run(stack, ['--mode', 'perf', '--upload', String(bulk), '--download', '0'])
     record('upload 1 stream', 'Gbit/s', 'higher', stack.name, gbit(bulk, up.result.seconds as number))
     record('CPU per GiB (upload, both)', 's/GiB', 'lower', stack.name, (cpu(up.clientUsage) + cpu(up.serverUsage)) / (bulk / GiB))
+    record('peak RSS, either side (upload)', 'MiB', 'lower', stack.name, peakRss(up) / MiB)
   }
   if (scenarios.has('multi')) {
     const eight = await run(stack, ['--mode', 'perf', '--upload', '0', '--download', String(multi), '--streams', '8'])
@@ -116,28 +132,45 @@ for (const stack of STACKS) {
   }
 }
 
-if (only.has('raw') && scenarios.has('down')) {
-  const pump = join(root, 'build-bench', 'raw_pump')
-  const build = spawnSync('bash', [join(here, 'build-raw-pump.sh')], { cwd: root, stdio: 'inherit' })
-  if (build.status === 0 && existsSync(pump)) {
-    process.stderr.write('== raw encrypted C pump\n')
-    const out = spawnSync(pump, [String(bulk)], { encoding: 'utf8' })
-    const line = JSON.parse(out.stdout.trim().split('\n').pop() as string) as { seconds: number }
-    record('download 1 stream', 'Gbit/s', 'higher', 'raw C pump', gbit(bulk, line.seconds))
+/** The raw baseline of each transport: how to build and run it, and which rows one run fills. */
+interface RawPump { name: string, build: string[], binary: string, args: string[], runs: Array<'down' | 'up'> }
+const RAW: Record<'tcp' | 'quic', RawPump> = {
+  tcp: { name: 'raw C pump', build: [join(here, 'build-raw-pump.sh')], binary: join(root, 'build-bench', 'raw_pump'), args: [String(bulk)], runs: ['down'] },
+  // Port 0: the pump's server takes any free port, so concurrent runs cannot collide.
+  quic: { name: 'raw ngtcp2 pump', build: [join(root, 'bench', 'native', 'build-quic-pump.sh'), '--pump-only'], binary: join(root, 'build-bench', 'quic_pump'), args: [String(Math.round(bulk / MiB)), '0'], runs: ['down', 'up'] },
+}
+const raw = RAW[transport]
+const rawRuns = raw.runs.filter(r => scenarios.has(r))
+if (only.has('raw') && rawRuns.length > 0) {
+  const build = spawnSync('bash', raw.build, { cwd: root, stdio: 'inherit' })
+  if (build.status === 0 && existsSync(raw.binary)) {
+    process.stderr.write(`== ${raw.name}\n`)
+    for (const which of rawRuns) {
+      const out = spawnSync(raw.binary, raw.args, { encoding: 'utf8' })
+      const line = JSON.parse(out.stdout.trim().split('\n').pop() as string) as { bytes?: number, seconds: number, cpu_user_s?: number, cpu_system_s?: number, max_rss_bytes?: number }
+      const bytes = line.bytes ?? bulk
+      record(which === 'down' ? 'download 1 stream' : 'upload 1 stream', 'Gbit/s', 'higher', raw.name, gbit(bytes, line.seconds))
+      if (line.cpu_user_s !== undefined && line.cpu_system_s !== undefined) {
+        record(`CPU per GiB (${which === 'down' ? 'download' : 'upload'}, both)`, 's/GiB', 'lower', raw.name, (line.cpu_user_s + line.cpu_system_s) / (bytes / GiB))
+      }
+      if (line.max_rss_bytes !== undefined) record(`peak RSS, either side (${which === 'down' ? 'download' : 'upload'})`, 'MiB', 'lower', raw.name, line.max_rss_bytes / MiB)
+    }
   }
 }
 
-// Table with ratios native / js (and native / raw for throughput).
-process.stdout.write(`\n| scenario | libp2p-native | js-libp2p | native vs js | raw C pump | native / raw |\n|---|---|---|---|---|---|\n`)
+// Table with ratios native / js (and native / raw).
+const jsName = transport === 'quic' ? 'js-libp2p + chainsafe quic' : 'js-libp2p'
+process.stdout.write(`\ntransport: ${transport}\n| scenario | libp2p-native | ${jsName} | native vs js | ${raw.name} | native / raw |\n|---|---|---|---|---|---|\n`)
 for (const row of rows) {
   const n = row.values['libp2p-native']
   const j = row.values['js-libp2p']
-  const r = row.values['raw C pump']
+  const r = row.values[raw.name]
   const fmt = (v: number | undefined): string => v === undefined ? '—' : `${v.toFixed(2)} ${row.unit}`
   let ratio = '—'
   if (n !== undefined && j !== undefined) ratio = row.better === 'higher' ? `${(n / j).toFixed(2)}×` : `${(j / n).toFixed(2)}× better`
-  const rawRatio = n !== undefined && r !== undefined ? `${(100 * n / r).toFixed(0)}%` : '—'
+  // As a share of the raw pump's figure: for "lower is better" rows, raw / native (100% = as lean).
+  const rawRatio = n !== undefined && r !== undefined ? `${(100 * (row.better === 'higher' ? n / r : r / n)).toFixed(0)}%` : '—'
   process.stdout.write(`| ${row.scenario} | ${fmt(n)} | ${fmt(j)} | ${ratio} | ${fmt(r)} | ${rawRatio} |\n`)
 }
 const jsonOut = args.includes('--json') ? argValue(args, 'json') : undefined
-if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), bulk, rows }, null, 2))
+if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), transport, bulk, rows }, null, 2))

@@ -1,5 +1,6 @@
 /**
- * js-libp2p 3 bench peer (TCP + Noise + Yamux), the alternative every figure is compared with.
+ * js-libp2p 3 bench peer (TCP + Noise + Yamux, or with `--transport quic` @chainsafe/libp2p-quic
+ * 2.1.1), the alternative every figure is compared with.
  * Command line and output: bench/perf/peer-protocol.md.
  */
 import { createJsPeer, runJsPerf, type JsPeer } from '../../test/helpers/js-libp2p.ts'
@@ -9,9 +10,11 @@ import { argValue, markBaseline, percentile, printLine, usage } from './usage.ts
 const ECHO_PROTOCOL = '/bench/echo/1.0.0'
 const args = process.argv.slice(2)
 const role = argValue(args, 'role')
+const transport = argValue(args, 'transport', 'tcp')
+if (transport !== 'tcp' && transport !== 'quic') throw new Error(`--transport must be tcp or quic, got ${transport}`)
 
 if (role === 'server') {
-  const node = await createJsPeer({ listen: [argValue(args, 'listen', '/ip4/127.0.0.1/tcp/0')] })
+  const node = await createJsPeer({ transport, listen: [argValue(args, 'listen', transport === 'quic' ? '/ip4/127.0.0.1/udp/0/quic-v1' : '/ip4/127.0.0.1/tcp/0')] })
   await node.handle(ECHO_PROTOCOL, (stream) => {
     void (async () => {
       for await (const buf of stream) {
@@ -29,7 +32,7 @@ if (role === 'server') {
 } else {
   const addr = multiaddr(argValue(args, 'addr'))
   const mode = argValue(args, 'mode')
-  const node: JsPeer = await createJsPeer({ listen: [], perf: false })
+  const node: JsPeer = await createJsPeer({ transport, listen: [], perf: false })
   markBaseline()
   if (mode === 'perf') {
     const upload = Number(argValue(args, 'upload', '0'))

@@ -1,5 +1,6 @@
 /**
- * libp2p-native bench peer: bare TCP transport (native Noise + Yamux), perf and echo written on
+ * libp2p-native bench peer: bare TCP transport (native Noise + Yamux), or with `--transport quic`
+ * the native QUIC transport (/quic-v1: ngtcp2 + GnuTLS), perf and echo written on
  * the same Stream API users get. Command line and output: bench/perf/peer-protocol.md.
  */
 import { multiaddr } from '@multiformats/multiaddr'
@@ -11,18 +12,21 @@ import { withPeerId, splitPeerId } from '../../src/utils/multiaddr.ts'
 import { PERF_PROTOCOL } from '../../src/protocols/perf/constants.ts'
 import { handlePerfStream, runPerf } from '../../src/protocols/perf/protocol.ts'
 import { tcp } from '../../src/transports/tcp/index.ts'
+import { quic } from '../../src/transports/quic/index.ts'
 import { argValue, markBaseline, percentile, printLine, usage } from './usage.ts'
 
 const ECHO_PROTOCOL = '/bench/echo/1.0.0'
 const args = process.argv.slice(2)
 const role = argValue(args, 'role')
+const transportName = argValue(args, 'transport', 'tcp')
+if (transportName !== 'tcp' && transportName !== 'quic') throw new Error(`--transport must be tcp or quic, got ${transportName}`)
 const privateKey = generateKeyPair('Ed25519')
 const context: TransportContext = {
   privateKey,
   peerId: peerIdFromPrivateKey(privateKey),
   protocols: new StaticProtocolTable(role === 'server' ? [PERF_PROTOCOL, ECHO_PROTOCOL] : []),
 }
-const transport = tcp()(context)
+const transport = transportName === 'quic' ? quic()(context) : tcp()(context)
 
 async function echo (stream: Stream): Promise<void> {
   for await (const chunk of stream) {
@@ -39,7 +43,7 @@ function serve (conn: Connection): void {
 }
 
 if (role === 'server') {
-  const listener = await transport.listen(multiaddr(argValue(args, 'listen', '/ip4/127.0.0.1/tcp/0')))
+  const listener = await transport.listen(multiaddr(argValue(args, 'listen', transportName === 'quic' ? '/ip4/127.0.0.1/udp/0/quic-v1' : '/ip4/127.0.0.1/tcp/0')))
   listener.on('connection', serve)
   markBaseline()
   printLine({ type: 'listening', addrs: listener.addrs().map(a => withPeerId(a, context.peerId).toString()) })

@@ -1,5 +1,6 @@
 /**
- * js-libp2p 3 peers for interop tests and side-by-side benchmarks: TCP + Noise + Yamux, ping and
+ * js-libp2p 3 peers for interop tests and side-by-side benchmarks: TCP + Noise + Yamux (or
+ * @chainsafe/libp2p-quic with `transport: 'quic'`), ping and
  * identify, plus the perf protocol (/perf/1.0.0, libp2p/specs perf) written here on js-libp2p's
  * own stream API because no @libp2p/perf release exists for js-libp2p 3 in this registry.
  */
@@ -22,6 +23,8 @@ export interface JsPeerOptions {
   privateKey?: PrivateKey
   /** Serve /perf/1.0.0 (default true). */
   perf?: boolean
+  /** 'tcp' (default: TCP + Noise + Yamux) or 'quic' (@chainsafe/libp2p-quic: QUIC v1 + libp2p TLS). */
+  transport?: 'tcp' | 'quic'
 }
 
 export type JsPeer = Libp2p<{ ping: ReturnType<ReturnType<typeof ping>>, identify: ReturnType<ReturnType<typeof identify>> }>
@@ -30,7 +33,8 @@ export async function createJsPeer (options: JsPeerOptions = {}): Promise<JsPeer
   const node = await createLibp2p({
     ...(options.privateKey !== undefined ? { privateKey: options.privateKey } : {}),
     addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
+    // Loaded only when asked for: its napi module stays out of TCP-only tests.
+    transports: [options.transport === 'quic' ? (await import('@chainsafe/libp2p-quic')).quic() : tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { ping: ping(), identify: identify() },
