@@ -81,45 +81,69 @@ export interface ProtobufField {
   bytes?: Uint8Array
 }
 
+/**
+ * End offset of the varint read by the last `readVarint32` call. A module variable rather than a
+ * returned pair: readFields runs on every handshake and identify, and an object or closure per
+ * varint cost more than the parse itself (511 ns for a 2-field key message, against 160 ns for
+ * @libp2p/crypto's generated decoder; bench/micro/codecs.bench.ts).
+ */
+let varintEnd = 0
+
+/** Reads a varint of at most 32 bits at `offset`; sets `varintEnd`. */
+function readVarint32 (buf: Uint8Array, offset: number): number {
+  const end = buf.length
+  let value = 0
+  let scale = 1
+  for (let i = 0; i < MAX_VARINT32_BYTES; i++) {
+    if (offset >= end) throw new ProtobufError('protobuf: truncated varint')
+    const byte = buf[offset++] as number
+    value += (byte & 0x7f) * scale
+    if (byte < 0x80) {
+      if (value > 0xffffffff) throw new ProtobufError('protobuf: varint out of range')
+      varintEnd = offset
+      return value
+    }
+    scale *= 128
+  }
+  throw new ProtobufError('protobuf: varint too long')
+}
+
 /** Reads every field of a message; throws ProtobufError on malformed framing. */
 export function readFields (buf: Uint8Array): ProtobufField[] {
   const fields: ProtobufField[] = []
+  const end = buf.length
   let offset = 0
-  const readVarint = (): number => {
-    let value = 0
-    for (let i = 0; i < MAX_VARINT32_BYTES; i++) {
-      if (offset >= buf.length) throw new ProtobufError('protobuf: truncated varint')
-      const byte = buf[offset++] as number
-      value += (byte & 0x7f) * 2 ** (7 * i)
-      if ((byte & 0x80) === 0) {
-        if (value > 0xffffffff) throw new ProtobufError('protobuf: varint out of range')
-        return value
-      }
-    }
-    throw new ProtobufError('protobuf: varint too long')
-  }
-  while (offset < buf.length) {
-    const tag = readVarint()
-    const field = Math.floor(tag / 8)
+  while (offset < end) {
+    // One-byte tags (fields 1-15) and lengths below 128 are the common case: no call.
+    let tag = buf[offset] as number
+    if (tag < 0x80) offset++
+    else { tag = readVarint32(buf, offset); offset = varintEnd }
+    const field = tag >>> 3
     const wireType = tag & 7
     if (field === 0) throw new ProtobufError('protobuf: field number 0')
     switch (wireType) {
-      case WIRE_VARINT:
-        fields.push({ field, wireType, varint: readVarint() })
+      case WIRE_VARINT: {
+        const value = readVarint32(buf, offset)
+        offset = varintEnd
+        // Every field object has all four properties, in one order: one hidden class.
+        fields.push({ field, wireType, varint: value, bytes: undefined })
         break
+      }
       case WIRE_LEN: {
-        const length = readVarint()
-        if (length > buf.length - offset) throw new ProtobufError('protobuf: length exceeds message')
-        fields.push({ field, wireType, bytes: buf.subarray(offset, offset + length) })
+        let length = offset < end ? buf[offset] as number : 0x80
+        if (length < 0x80) offset++
+        else { length = readVarint32(buf, offset); offset = varintEnd }
+        if (length > end - offset) throw new ProtobufError('protobuf: length exceeds message')
+        fields.push({ field, wireType, varint: undefined, bytes: buf.subarray(offset, offset + length) })
         offset += length
         break
       }
       case WIRE_I64:
       case WIRE_I32: {
         const size = wireType === WIRE_I64 ? 8 : 4
-        if (size > buf.length - offset) throw new ProtobufError('protobuf: truncated fixed field')
+        if (size > end - offset) throw new ProtobufError('protobuf: truncated fixed field')
         offset += size
-        fields.push({ field, wireType })
+        fields.push({ field, wireType, varint: undefined, bytes: undefined })
         break
       }
       default:

@@ -42,5 +42,5 @@ export function decodeKeyProtobuf (buf: Uint8Array): DecodedKey {
   if (data === undefined) throw new ProtobufError('key protobuf: missing Data')
   const type = KEY_TYPES_BY_CODE[code]
   if (type === undefined) throw new ProtobufError(`key protobuf: unknown key type ${code}`)
-  return { type, data: Uint8Array.from(data) }
+  return { type, data: data.slice() }
 }
