@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline'
 import { existsSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { argValue } from './usage.ts'
+import { argValue, peerCommand } from './usage.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
@@ -50,7 +50,7 @@ const STACKS: Stack[] = [
 type Line = Record<string, unknown> & { type: string }
 
 function startPeer (peer: string, peerArgs: string[]): { child: ChildProcess, lines: AsyncIterator<Line> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', peer, ...peerArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...peerCommand(root, peer).argv, ...peerArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   const rl = createInterface({ input: child.stdout! })
   const lines = (async function * () {
     for await (const line of rl) {
@@ -104,7 +104,7 @@ function record (scenario: string, unit: string, better: 'higher' | 'lower', sta
 
 for (const stack of STACKS) {
   if (!existsSync(stack.peer)) { process.stderr.write(`skip ${stack.name}: ${stack.peer} missing\n`); continue }
-  process.stderr.write(`== ${stack.name}\n`)
+  process.stderr.write(`== ${stack.name} (peers from ${peerCommand(root, stack.peer).compiled ? 'compiled dist/' : `TypeScript via tsx: ${peerCommand(root, stack.peer).why}`})\n`)
   if (scenarios.has('down')) {
     const down = await run(stack, ['--mode', 'perf', '--upload', '0', '--download', String(bulk)])
     record('download 1 stream', 'Gbit/s', 'higher', stack.name, gbit(bulk, down.result.seconds as number))
