@@ -2,8 +2,29 @@
 #include "binding/binding.h"
 #include "l2n/alloc.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace l2n::binding {
 namespace {
+
+// Process-wide native memory for benches: `buffers` = bytes held through l2n::mem (slabs, output
+// buffers, counter tables); `malloc` = bytes in use in glibc malloc's arenas (mallinfo2: uordblks +
+// hblkhd), i.e. every C/C++ allocation of the process (engines, Node, libuv, ArrayBuffer stores),
+// never the V8 heap (V8 maps its own pages); -1 when not glibc or the allocator bypasses malloc.
+Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("buffers", Napi::Number::New(env, static_cast<double>(mem::live_bytes())));
+  double in_use = -1;
+#if defined(__GLIBC__) && !defined(L2N_ALLOCATOR_MIMALLOC) && !defined(L2N_ALLOCATOR_JEMALLOC)
+  struct mallinfo2 mi = mallinfo2();
+  in_use = static_cast<double>(mi.uordblks + mi.hblkhd);
+#endif
+  o.Set("malloc", Napi::Number::New(env, in_use));
+  return o;
+}
 
 void KeepInstance(Napi::Env, Instance*) {}
 
@@ -29,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Listener", listener);
   exports.Set("Connection", connection);
   exports.Set("allocator", Napi::String::New(env, mem::allocator_name()));
+  exports.Set("memoryStats", Napi::Function::New(env, MemoryStats, "memoryStats"));
   return exports;
 }
 
