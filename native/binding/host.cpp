@@ -78,6 +78,20 @@ HostWrap::HostWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostWrap>(
   Napi::Value win = o.Get("maxStreamWindow");
   if (win.IsNumber()) cfg.max_stream_window = win.As<Napi::Number>().Uint32Value();
   if (!ParseQuicOptions(env, o.Get("quic"), cfg.quic)) return;
+  Napi::Value sec = o.Get("security");  // TCP security protocol ids in order (src/transports/tcp checks them)
+  if (sec.IsArray()) {
+    Napi::Array a = sec.As<Napi::Array>();
+    std::vector<std::string> ids;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsString()) {
+        Napi::TypeError::New(env, "security must be an array of protocol ids").ThrowAsJavaScriptException();
+        return;
+      }
+      ids.push_back(v.As<Napi::String>().Utf8Value());
+    }
+    if (!ids.empty()) cfg.security = std::move(ids);
+  }
 
   on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "libp2p-native:events");

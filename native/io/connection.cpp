@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <ctime>
 
 #include "io/host.h"
 #include "io/io_thread.h"
@@ -18,6 +19,7 @@ namespace l2n::io {
 
 namespace {
 constexpr std::string_view kNoise = "/noise";
+constexpr std::string_view kTls = "/tls/1.0.0";  // libp2p/specs tls/tls.md
 constexpr std::string_view kYamux = "/yamux/1.0.0";
 constexpr size_t kTag = noise::kTagLength;
 constexpr size_t kMaxPlain = noise::kMaxPlaintextLength;
@@ -90,28 +92,68 @@ void Connection::rearm_timer() {
 
 void Connection::start() {
   phase_ = Phase::kSecurity;
-  noise::HandshakeConfig cfg;
-  const HostConfig& hc = th_.host().config();
-  cfg.role = outbound_ ? noise::Role::kInitiator : noise::Role::kResponder;
-  std::memcpy(cfg.static_secret, hc.static_secret, 32);
-  std::memcpy(cfg.static_public, hc.static_public, 32);
-  cfg.payload = hc.payload;
-  cfg.expected_remote_peer_id.assign(expected_peer_.begin(), expected_peer_.end());
-  hs_ = std::make_unique<noise::Handshake>(cfg);
+  const std::vector<std::string>* offer = &th_.host().config().security;
   if (outbound_) {
-    // Optimistic: "/multistream/1.0.0\n/noise\n" and Noise message 1 in one write.
-    sec_dialer_ = std::make_unique<mss::Dialer>(std::vector<std::string>{std::string(kNoise)}, true);
+    // One protocol: optimistic, "/multistream/1.0.0\n/noise\n" and Noise message 1 (or
+    // "/tls/1.0.0\n" and the ClientHello) in one write. Several: proposed in turn (one round trip
+    // for the echo, as js-libp2p's and go-libp2p's dialers always pay), the handshake after it.
+    bool optimistic = offer->size() == 1;
+    sec_dialer_ = std::make_unique<mss::Dialer>(*offer, optimistic);
     scratch_.clear();
     sec_dialer_->start(scratch_);
-    hs_->start(scratch_);
+    if (optimistic && !begin_security(offer->front(), scratch_)) return;
     write_raw(scratch_.data(), scratch_.size());
-    if (hs_->error() != noise::Error::kNone) return fail(err::from_engine(err::kNoiseBase, hs_->error()));
   } else {
-    sec_listener_ = std::make_unique<mss::Listener>([](std::string_view p) { return p == kNoise; });
-    scratch_.clear();
-    hs_->start(scratch_);  // responder: produces nothing, but the call order requires it
+    sec_listener_ = std::make_unique<mss::Listener>([offer](std::string_view p) {
+      return std::find(offer->begin(), offer->end(), p) != offer->end();
+    });
   }
   th_.mark_dirty(this);
+}
+
+// The security protocol is agreed (or proposed optimistically): make its engine and append its
+// first bytes (Noise message 1, the ClientHello; nothing for a responder/server) to out.
+bool Connection::begin_security(std::string_view proto, std::vector<uint8_t>& out) {
+  const HostConfig& hc = th_.host().config();
+  if (proto == kNoise) {
+    security_ = Security::kNoise;
+    noise::HandshakeConfig cfg;
+    cfg.role = outbound_ ? noise::Role::kInitiator : noise::Role::kResponder;
+    std::memcpy(cfg.static_secret, hc.static_secret, 32);
+    std::memcpy(cfg.static_public, hc.static_public, 32);
+    cfg.payload = hc.payload;
+    cfg.expected_remote_peer_id.assign(expected_peer_.begin(), expected_peer_.end());
+    hs_ = std::make_unique<noise::Handshake>(cfg);
+    hs_->start(out);  // responder: produces nothing, but the call order requires it
+    if (hs_->error() != noise::Error::kNone) {
+      fail(err::from_engine(err::kNoiseBase, hs_->error()));
+      return false;
+    }
+    return true;
+  }
+  if (proto == kTls) {
+    security_ = Security::kTls;
+    tls::SessionConfig cfg;
+    cfg.is_server = !outbound_;
+    cfg.cert = th_.host().quic_certificate();  // the host's one libp2p TLS certificate (QUIC's too)
+    if (!cfg.cert) {
+      fail(err::kQuicNoCertificate);
+      return false;
+    }
+    cfg.expected_peer_id.assign(expected_peer_.begin(), expected_peer_.end());
+    cfg.unix_now_s = static_cast<int64_t>(::time(nullptr));  // certificate validity (wall clock)
+    // Early muxer negotiation (connections spec): ALPN offers /yamux/1.0.0 before "libp2p".
+    if (th_.host().advertises_yamux()) cfg.muxers.emplace_back(kYamux);
+    tls_ = std::make_unique<tls::Session>(cfg);
+    if (!tls_->start()) {
+      tls_fail();
+      return false;
+    }
+    tls_->poll_output(out);  // client: the ClientHello
+    return true;
+  }
+  fail(err::from_engine(err::kMultistreamBase, mss::Error::kUnsupportedProtocol));  // not in our set
+  return false;
 }
 
 void Connection::close_now(uint32_t code) {
@@ -280,17 +322,34 @@ size_t Connection::process(uint8_t* data, size_t len) {
         if (sec_dialer_->status() == mss::Status::kFailed)
           return fail(err::from_engine(err::kMultistreamBase, sec_dialer_->error())), p;
         if (!sec_dialer_->confirmed()) break;
+        std::string chosen = sec_dialer_->selected();
         sec_dialer_.reset();
         phase_ = Phase::kHandshake;
+        if (security_ == Security::kNone) {  // proposals in turn: the handshake starts now
+          scratch_.clear();
+          if (!begin_security(chosen, scratch_)) return p;
+          if (!scratch_.empty()) write_raw(scratch_.data(), scratch_.size());
+        }
       } else {
         p += sec_listener_->feed(data + p, len - p, scratch_);
         if (!scratch_.empty()) write_raw(scratch_.data(), scratch_.size());
-        if (sec_listener_->status() == mss::Status::kFailed)
+        if (sec_listener_->status() == mss::Status::kFailed) {
+          write_socket();  // best effort: our `na` tells the dialer why before the close
+          if (phase_ == Phase::kClosed) return p;
           return fail(err::from_engine(err::kMultistreamBase, sec_listener_->error())), p;
+        }
         if (sec_listener_->status() != mss::Status::kDone) break;
+        std::string chosen = sec_listener_->selected();
         sec_listener_.reset();
         phase_ = Phase::kHandshake;
+        scratch_.clear();
+        if (!begin_security(chosen, scratch_)) return p;
+        if (!scratch_.empty()) write_raw(scratch_.data(), scratch_.size());
       }
+      continue;
+    }
+    if (security_ == Security::kTls) {
+      p += process_tls(data + p, len - p);
       continue;
     }
     // Noise framing: u16be length || message. Whole messages only.
@@ -331,6 +390,13 @@ void Connection::on_handshake_done() {
     for (const auto& m : rid.stream_muxers)
       if (m == kYamux) early_muxer_ = true;
   }
+  hs_.reset();
+  start_muxer();
+}
+
+// The secure channel is up (remote_peer_ and early_muxer_ set): Yamux at once, or after its
+// multistream-select round inside the channel.
+void Connection::start_muxer() {
   phase_ = Phase::kOpen;
   if (early_muxer_) {
     open_connection();
@@ -344,8 +410,113 @@ void Connection::on_handshake_done() {
   } else {
     mux_listener_ = std::make_unique<mss::Listener>([](std::string_view p) { return p == kYamux; });
   }
-  hs_.reset();
   th_.mark_dirty(this);
+}
+
+// ---- /tls/1.0.0 ----------------------------------------------------------------------------------
+
+// Ciphertext [data, data + len) sits in cur_slab_. The engine copies it in (at most input_room()
+// at a time, its input bound) and decrypts into the thread's read slab, after the ciphertext; the
+// ciphertext's slab is held meanwhile since the read slab may be replaced. Consumes everything.
+size_t Connection::process_tls(const uint8_t* data, size_t len) {
+  Slab* in_slab = cur_slab_;
+  SlabPool::ref(in_slab);
+  size_t fed = 0;
+  while (fed < len && phase_ != Phase::kClosed) {
+    size_t room = tls_->input_room();
+    size_t take = room == 0 ? len - fed : std::min(len - fed, room);  // 0 room: feed fails, typed
+    bool was_done = tls_->done();
+    bool ok = tls_->feed(data + fed, take);
+    fed += take;
+    tls_flush_output();  // handshake messages (our Finished before any application record), alerts
+    if (!ok) {
+      tls_fail();
+      break;
+    }
+    if (!was_done && tls_->done()) on_tls_done();
+    if (phase_ != Phase::kClosed && tls_->done()) drain_tls();
+  }
+  cur_slab_ = in_slab;
+  SlabPool::unref(in_slab);
+  return len;
+}
+
+// Decrypts every complete record into the read slab and hands the plaintext on. False once closed.
+bool Connection::drain_tls() {
+  for (;;) {
+    size_t off = 0;
+    Slab* s = th_.read_slab(0, off);  // at least kMinReadSpace (> one record) from off
+    if (s == nullptr) {
+      fail(err::kOutOfMemory);
+      return false;
+    }
+    size_t n = tls_->read(s->data + off, kSlabSize - off);
+    if (n == 0) break;
+    th_.advance_read_slab(off + n);
+    cur_slab_ = s;
+    on_plaintext(s->data + off, n);
+    if (phase_ == Phase::kClosed) return false;
+  }
+  if (tls_->error() != tls::SessionError::kNone) {
+    tls_fail();
+    return false;
+  }
+  tls_flush_output();
+  return true;
+}
+
+void Connection::on_tls_done() {
+  const std::vector<uint8_t>& id = tls_->remote().peer_id;
+  remote_peer_.assign(id.begin(), id.end());
+  early_muxer_ = tls_->selected_muxer() == kYamux;  // only offered when advertises_yamux()
+  start_muxer();
+}
+
+// Closes with the session's typed error; its alert (if any) goes out first, best effort.
+void Connection::tls_fail() {
+  tls::SessionError e = tls_->error();
+  tls_flush_output();
+  write_socket();
+  if (phase_ == Phase::kClosed) return;
+  if (e == tls::SessionError::kClosed) return fail(err::kEof);  // close_notify: the remote ended it
+  if (e == tls::SessionError::kCertificate) {
+    tls::Error ce = tls_->certificate_error();
+    if (ce == tls::Error::kPeerIdMismatch) {
+      const std::vector<uint8_t>& id = tls_->remote().peer_id;
+      remote_peer_.assign(id.begin(), id.end());
+    }
+    return fail(err::from_engine(err::kTlsBase, ce));
+  }
+  fail(err::from_engine(err::kTlsSessionBase, e));
+}
+
+void Connection::tls_flush_output() {
+  tls_out_.clear();
+  tls_->poll_output(tls_out_);  // swaps buffers when tls_out_ is empty: no copy
+  if (!tls_out_.empty()) write_raw(tls_out_.data(), tls_out_.size());
+}
+
+void Connection::tls_encrypt(const uint8_t* p, size_t n) {
+  if (!tls_->write(p, n)) return tls_fail();
+  tls_flush_output();
+}
+
+// Small plaintext (headers, control frames, small sends) gathers into one record, as Noise's open
+// message does; a full record's worth goes out at once.
+void Connection::tls_stage(const uint8_t* p, size_t n) {
+  while (n > 0 && phase_ != Phase::kClosed) {
+    size_t take = std::min(n, tls::kMaxRecordPlaintext - tls_plain_.size());
+    tls_plain_.insert(tls_plain_.end(), p, p + take);
+    p += take;
+    n -= take;
+    if (tls_plain_.size() == tls::kMaxRecordPlaintext) seal_tls();
+  }
+}
+
+void Connection::seal_tls() {
+  if (tls_plain_.empty()) return;
+  tls_encrypt(tls_plain_.data(), tls_plain_.size());
+  tls_plain_.clear();
 }
 
 void Connection::open_connection() {
@@ -370,9 +541,11 @@ void Connection::open_connection() {
   put16(b, lp);
   b.push_back(static_cast<uint8_t>(fam));
   b.push_back(early_muxer_ ? 1 : 0);
+  b.push_back(security_ == Security::kTls ? 1 : 0);  // the security protocol (0 /noise, 1 /tls/1.0.0)
   r.blob_len = static_cast<uint32_t>(b.size() - r.blob_off);
-  L2N_LOG(th_, LogComponent::kTcp, LogLevel::kDebug, id_, 0, "connection upgraded (%s %s:%u, noise + yamux%s)",
-          outbound_ ? "outbound to" : "inbound from", rh.c_str(), rp, early_muxer_ ? ", early muxer negotiation" : "");
+  L2N_LOG(th_, LogComponent::kTcp, LogLevel::kDebug, id_, 0, "connection upgraded (%s %s:%u, %s + yamux%s)",
+          outbound_ ? "outbound to" : "inbound from", rh.c_str(), rp, security_ == Security::kTls ? "tls" : "noise",
+          early_muxer_ ? ", early muxer negotiation" : "");
   rearm_timer();
 }
 
@@ -394,6 +567,11 @@ void Connection::log_close(uint32_t code) {
     comp = LogComponent::kTcp;  // multistream-select is the TCP upgrade's negotiation (security, muxer)
     level = LogLevel::kWarn;
     what = "multistream-select negotiation failed";
+  } else if ((code >= err::kTlsBase && code < err::kTlsBase + 100) ||
+             (code >= err::kTlsSessionBase && code < err::kTlsSessionBase + 100)) {
+    comp = LogComponent::kTcp;  // /tls/1.0.0 over TCP (no TLS component of its own)
+    level = LogLevel::kWarn;
+    what = opened_ ? "tls error" : "tls handshake failed";
   } else if (code == err::kLocalClose || code == err::kLocalAbort || code == err::kShutdown) {
     what = "closed locally";
   } else if (code == err::kEof) {
@@ -785,6 +963,7 @@ void Connection::write_raw(const uint8_t* p, size_t n) {
 }
 
 void Connection::append_plain(const uint8_t* p, size_t n) {
+  if (tls_) return tls_stage(p, n);
   while (n > 0 && phase_ != Phase::kClosed) {
     if (!open_msg_) {
       if (!ensure(2 + kTag + std::min(n, kMaxPlain))) return fail(err::kOutOfMemory);
@@ -804,6 +983,7 @@ void Connection::append_plain(const uint8_t* p, size_t n) {
 }
 
 void Connection::seal_open() {
+  if (tls_) return seal_tls();
   if (!open_msg_) return;
   open_msg_ = false;
   size_t plain = out_len_ - open_pos_ - 2;
@@ -814,6 +994,18 @@ void Connection::seal_open() {
 }
 
 void Connection::append_direct(const uint8_t* p, size_t n) {
+  if (tls_) {
+    // Complete the gathered record with the first bytes, encrypt whole records straight from the
+    // JS buffer, and gather the tail with what follows (the next frame's header).
+    size_t fill = tls_plain_.empty() ? 0 : std::min(n, tls::kMaxRecordPlaintext - tls_plain_.size());
+    tls_stage(p, fill);
+    p += fill;
+    n -= fill;
+    size_t whole = n - n % tls::kMaxRecordPlaintext;
+    if (whole > 0 && phase_ != Phase::kClosed) tls_encrypt(p, whole);
+    if (phase_ != Phase::kClosed) tls_stage(p + whole, n - whole);
+    return;
+  }
   seal_open();
   size_t messages = (n + kMaxPlain - 1) / kMaxPlain;
   if (!ensure(n + messages * (2 + kTag))) return fail(err::kOutOfMemory);
@@ -983,7 +1175,7 @@ void Connection::flush() {
       if (!scratch_.empty()) append_plain(scratch_.data(), scratch_.size());
     }
     if (phase_ == Phase::kClosed) return;
-    if (tx_) seal_open();
+    if (tx_ || tls_) seal_open();
     write_socket();
     if (phase_ == Phase::kClosed) return;
     if (!writable_ || sendlist_.empty()) break;

@@ -1,10 +1,14 @@
 // One TCP connection and its upgrade pipeline, driven by its I/O thread:
 //
 //   TCP connect/accept
-//   -> multistream-select "/noise"   (dialer: optimistic, proposal and Noise message 1 in one write)
-//   -> Noise XX                      (remote identity verified by the engine, PeerId checked)
-//   -> muxer: early negotiation when both payloads list /yamux/1.0.0 (no round trip),
-//             else multistream-select "/yamux/1.0.0" inside Noise (dialer optimistic)
+//   -> multistream-select of the security protocol, HostConfig::security in order ("/noise",
+//      "/tls/1.0.0"): a dialer with one protocol is optimistic (proposal and Noise message 1 or the
+//      TLS ClientHello in one write); with several it proposes them in turn; a listener accepts any
+//      of its set
+//   -> Noise XX or TLS 1.3          (remote identity verified by the engine, PeerId checked)
+//   -> muxer: early negotiation when both Noise payloads list /yamux/1.0.0 or TLS ALPN settled on
+//             it (no round trip), else multistream-select "/yamux/1.0.0" inside the secure channel
+//             (dialer optimistic)
 //   -> Yamux session; per stream: multistream-select against the protocol table (inbound) or the
 //      caller's proposals (outbound, optimistic with one protocol).
 //
@@ -17,6 +21,10 @@
 // their header into one open Noise message (many frames, one AEAD call); large ones are encrypted
 // straight from the JS buffer into the output buffer, the header riding in the preceding message.
 // A kWritten record reports the bytes once encrypted: native never reads them again.
+//
+// With TLS (tls::Session over memory buffers) the engine copies the ciphertext in and decrypts
+// into the thread's read slab after it; small frames are gathered into one record (tls_plain_),
+// large ones are encrypted from the JS buffer in whole records.
 //
 // Any protocol error closes only this connection, with an l2n::err code in the record.
 #pragma once
@@ -33,6 +41,7 @@
 #include "io/socket.h"
 #include "l2n/multistream.h"
 #include "l2n/noise.h"
+#include "l2n/tls.h"
 #include "l2n/yamux.h"
 
 namespace l2n::io {
@@ -77,6 +86,9 @@ class Connection {
   int fd() const { return fd_; }
   bool closed() const { return phase_ == Phase::kClosed; }
   bool opened() const { return opened_; }
+  // The secure channel's protocol, once multistream-select agreed on one.
+  enum class Security : uint8_t { kNone, kNoise, kTls };
+  Security security() const { return security_; }
 
   // Inbound: right after accept. Outbound: after the non-blocking connect completed.
   void start();
@@ -99,6 +111,17 @@ class Connection {
   void read_input();
   size_t process(uint8_t* data, size_t len);
   void on_handshake_done();
+  // security stage
+  bool begin_security(std::string_view proto, std::vector<uint8_t>& out);
+  void start_muxer();
+  size_t process_tls(const uint8_t* data, size_t len);
+  bool drain_tls();
+  void on_tls_done();
+  void tls_fail();
+  void tls_flush_output();
+  void tls_stage(const uint8_t* p, size_t n);
+  void tls_encrypt(const uint8_t* p, size_t n);
+  void seal_tls();
   void on_plaintext(uint8_t* p, size_t n);
   void handle_mux_events();
   void on_stream_data(StreamState& st, const uint8_t* p, uint32_t n);
@@ -149,7 +172,11 @@ class Connection {
   // engines
   std::unique_ptr<mss::Dialer> sec_dialer_;
   std::unique_ptr<mss::Listener> sec_listener_;
+  Security security_ = Security::kNone;
   std::unique_ptr<noise::Handshake> hs_;
+  std::unique_ptr<tls::Session> tls_;   // /tls/1.0.0: handshake and record layer
+  std::vector<uint8_t> tls_plain_;      // small plaintext gathered into one record (< kMaxRecordPlaintext)
+  std::vector<uint8_t> tls_out_;        // records taken from the engine on their way to out_
   std::optional<noise::CipherState> tx_;
   std::optional<noise::CipherState> rx_;
   std::unique_ptr<mss::Dialer> mux_dialer_;      // muxer negotiation when not early

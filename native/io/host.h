@@ -42,6 +42,10 @@ struct HostConfig {
   uint32_t max_stream_window = 16 * 1024 * 1024;  // yamux Config default (see l2n/yamux.h)
   uint64_t stream_negotiation_timeout_ns = kStreamNegotiationTimeoutNs;
   quic::EndpointConfig quic;        // QUIC endpoints' settings (defaults and reasons: l2n/quic.h)
+  // TCP security protocols: a dialer proposes them in this order, a listener accepts any of them
+  // ("/noise", "/tls/1.0.0"; TS validates and picks the default). "/tls/1.0.0" uses the certificate
+  // of set_quic_certificate (one libp2p TLS certificate per host).
+  std::vector<std::string> security = {"/noise"};
 };
 
 class Host {

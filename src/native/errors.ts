@@ -8,7 +8,7 @@ import {
   LimitExceededError, PeerIdMismatchError, ProtocolViolationError, StreamResetError, TimeoutError,
   UnsupportedProtocolError
 } from '../core/errors.ts'
-import { Code, IdentityErrors, MultistreamErrors, NoiseErrors, QuicErrors, TlsErrors, YamuxErrors } from './protocol.ts'
+import { Code, IdentityErrors, MultistreamErrors, NoiseErrors, QuicErrors, TlsErrors, TlsSessionErrors, YamuxErrors } from './protocol.ts'
 
 export interface ErrorContext {
   /** Protocols proposed (stream open): names them in UnsupportedProtocolError. */
@@ -96,6 +96,13 @@ function makeError (code: number, ctx: ErrorContext): Libp2pError {
     const name = engineName(TlsErrors, code - Code.tlsBase)
     if (name === 'peer id mismatch') return new PeerIdMismatchError(ctx.expectedPeer ?? 'unknown', ctx.actualPeer ?? 'unknown')
     return new HandshakeError(`tls: certificate rejected: ${name}`, `ERR_TLS_${codeString(name)}`)
+  }
+  if (code >= Code.tlsSessionBase && code < Code.tlsSessionBase + 100) {
+    const name = engineName(TlsSessionErrors, code - Code.tlsSessionBase)
+    if (name === 'closed') return new ConnectionClosedError('the remote closed the TLS session')
+    if (name === 'input too large') return new LimitExceededError('tls input', 'tls: more buffered input than kMaxBufferedInput')
+    if (ctx.established === true) return new ProtocolViolationError('tls', name, `ERR_TLS_${codeString(name)}`)
+    return new HandshakeError(`tls: ${name}`, `ERR_TLS_${codeString(name)}`)
   }
   if (code >= Code.quicBase && code < Code.quicBase + 100) {
     const name = engineName(QuicErrors, code - Code.quicBase)

@@ -59,7 +59,7 @@ export interface NativeQuicOptions {
 }
 export interface AddonHandle { readonly id: number, close(graceful?: boolean): void }
 export interface Addon {
-  Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number, streamNegotiationTimeoutMs?: number, quic?: NativeQuicOptions, logLevels?: Uint8Array },
+  Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number, streamNegotiationTimeoutMs?: number, quic?: NativeQuicOptions, security?: string[], logLevels?: Uint8Array },
     onEvents: (records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: AddonHandle[]) => void) => AddonHost
   allocator: string
 }
@@ -106,6 +106,8 @@ export interface ConnInfo {
   localPort: number
   family: 4 | 6
   earlyMuxer: boolean
+  /** The TCP security protocol agreed by multistream-select ('/noise' or '/tls/1.0.0'); undefined for QUIC. */
+  encryption: string | undefined
   handle: AddonHandle
 }
 
@@ -148,6 +150,8 @@ export interface NativeHostOptions {
   flush: 'microtask' | 'immediate'
   /** QUIC endpoint settings (src/transports/quic validates them). */
   quic?: NativeQuicOptions
+  /** TCP security protocol ids, dialer's order (src/transports/tcp validates them; default ['/noise']). */
+  security?: string[]
   /** Where native log lines go (`native:io`, `native:tcp`, ...); default: the process-wide config. */
   log?: LogConfig
 }
@@ -208,6 +212,7 @@ export class NativeHost {
       maxStreamWindow: opts.maxStreamWindow,
       ...(opts.streamNegotiationTimeoutMs !== undefined ? { streamNegotiationTimeoutMs: opts.streamNegotiationTimeoutMs } : {}),
       ...(opts.quic !== undefined ? { quic: opts.quic } : {}),
+      ...(opts.security !== undefined ? { security: opts.security } : {}),
       logLevels: this.nativeLogLevels()
     }, (records, blob, slabs, objects) => { this.dispatch(records, blob, slabs, objects) })
     this.host.unref()
@@ -538,6 +543,9 @@ function decodeConnInfo (id: number, records: Uint32Array, o: number, blob: Uint
   const localPort = u16()
   const family = blob[p] === 6 ? 6 : 4
   const earlyMuxer = blob[p + 1] === 1
+  // TCP appends its security protocol (native/io/connection.cpp open_connection); QUIC does not.
+  const blobEnd = (records[o + 6] as number) + (records[o + 7] as number)
+  const encryption = p + 2 < blobEnd ? (blob[p + 2] === 1 ? '/tls/1.0.0' : '/noise') : undefined
   return {
     id,
     slot: records[o + 3] as number,
@@ -550,6 +558,7 @@ function decodeConnInfo (id: number, records: Uint32Array, o: number, blob: Uint
     localPort,
     family,
     earlyMuxer,
+    encryption,
     handle
   }
 }

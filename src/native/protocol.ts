@@ -99,7 +99,8 @@ export const Code = {
   badCommand: 700,
   unknownConnection: 701,
   tlsBase: 800,
-  quicBase: 900
+  quicBase: 900,
+  tlsSessionBase: 1000
 } as const
 
 /** Engine enums in declaration order (index = value), for messages and error codes. */
@@ -113,6 +114,8 @@ export const IdentityErrors = ['none', 'bad protobuf', 'unsupported key type', '
 export const TlsErrors = ['none', 'bad certificate', 'chain length', 'not yet valid', 'expired', 'bad self signature',
   'weak signature algorithm', 'unique id present', 'unknown critical extension', 'missing extension', 'bad extension',
   'unsupported key type', 'bad host signature', 'peer id mismatch', 'internal'] as const
+/** l2n::tls::SessionError (/tls/1.0.0 over TCP; kCertificate is reported as tlsBase + the certificate error). */
+export const TlsSessionErrors = ['none', 'certificate', 'handshake failed', 'decrypt failed', 'input too large', 'closed', 'internal'] as const
 export const QuicErrors = ['none', 'certificate rejected', 'handshake failed', 'handshake timeout', 'idle timeout',
   'peer closed', 'locally closed', 'protocol', 'stateless reset', 'internal', 'stream limit', 'unknown stream',
   'stream finished', 'closed', 'endpoint full'] as const

@@ -171,8 +171,10 @@ Error verify_certificate(const uint8_t* data, size_t len, int64_t now, const uin
       e != Error::kNone)
     return e;
   std::vector<uint8_t> id = peer_id_from_public_key(sk.public_key, sk.public_key_len);
-  if (expected_len && (id.size() != expected_len || std::memcmp(id.data(), expected, expected_len) != 0))
+  if (expected_len && (id.size() != expected_len || std::memcmp(id.data(), expected, expected_len) != 0)) {
+    out.peer_id = std::move(id);  // authentic (its signature checked out): names the peer in the error
     return Error::kPeerIdMismatch;
+  }
   out.public_key.assign(sk.public_key, sk.public_key + sk.public_key_len);
   out.peer_id = std::move(id);
   return Error::kNone;

@@ -178,6 +178,10 @@ void Session::poll_output(std::vector<uint8_t>& out) {
   m.out.clear();
 }
 
+size_t Session::input_room() const {
+  size_t buffered = impl_->in.size() - impl_->in_off;
+  return buffered >= kMaxBufferedInput ? 0 : kMaxBufferedInput - buffered;
+}
 bool Session::done() const { return impl_->handshake_done; }
 SessionError Session::error() const { return impl_->err; }
 Error Session::certificate_error() const { return impl_->cert_err; }

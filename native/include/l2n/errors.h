@@ -58,6 +58,9 @@ inline constexpr uint32_t kUnknownConnection = 701;
 // ---- TLS and QUIC engines: block + the engine's enum value ---------------------------------------
 inline constexpr uint32_t kTlsBase = 800;   // l2n::tls::Error (a rejected peer certificate)
 inline constexpr uint32_t kQuicBase = 900;  // l2n::quic::Error
+// /tls/1.0.0 over TCP: l2n::tls::SessionError other than kCertificate (a rejected certificate is
+// kTlsBase + tls::Error, as for QUIC).
+inline constexpr uint32_t kTlsSessionBase = 1000;
 
 template <class E>
 constexpr uint32_t from_engine(uint32_t base, E e) { return base + static_cast<uint32_t>(e); }

@@ -89,7 +89,8 @@ struct PeerIdentity {
 // Full check of a peer's certificate (spec "Peer Authentication"), in this order: size and DER
 // structure, no unique ids, validity at unix_now_s, self-signature (hash >= 256 bits), critical
 // extensions, the libp2p extension, the host signature over "libp2p-tls-handshake:" || SPKI, and
-// the PeerId against expected_peer_id (empty: accept any peer). On kNone `out` is filled.
+// the PeerId against expected_peer_id (empty: accept any peer). On kNone `out` is filled; on
+// kPeerIdMismatch only out.peer_id (the peer's real, signature-checked id, for the error message).
 Error verify_certificate(const uint8_t* der, size_t len, int64_t unix_now_s,
                          const uint8_t* expected_peer_id, size_t expected_len, PeerIdentity& out);
 
@@ -185,6 +186,10 @@ class Session {
   // Takes received bytes (copied into the engine's bounded input buffer) and advances the
   // handshake. Returns false once the session has failed (error() says why).
   bool feed(const uint8_t* data, size_t len);
+  // How many bytes feed() takes now without kInputTooLarge: kMaxBufferedInput minus what is
+  // buffered. After read() returned 0 at least kMaxBufferedInput - one record is free, so a caller
+  // with more input feeds it in pieces of input_room(), draining read() in between.
+  size_t input_room() const;
   // Decrypts application data into dst (the caller's slab: no intermediate copy). Returns the
   // number of bytes written; 0 when more input is needed (or the peer closed: error() == kClosed).
   size_t read(uint8_t* dst, size_t cap);
@@ -198,7 +203,7 @@ class Session {
   bool done() const;
   SessionError error() const;
   Error certificate_error() const;     // with SessionError::kCertificate
-  const PeerIdentity& remote() const;  // after done()
+  const PeerIdentity& remote() const;  // after done(); after kPeerIdMismatch: peer_id only (the real one)
   // The muxer agreed through ALPN, or empty when ALPN settled on plain "libp2p" (then the muxer
   // is negotiated with multistream-select as usual). After done().
   const std::string& selected_muxer() const;

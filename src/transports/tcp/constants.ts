@@ -24,3 +24,18 @@ export const MAX_UNCLAIMED_INBOUND_STREAMS = 256
 export const CLOSE_TIMEOUT_MS = 5000
 export const YAMUX = '/yamux/1.0.0'
 export const NOISE = '/noise'
+/** libp2p TLS 1.3 over TCP (libp2p/specs tls/tls.md). */
+export const TLS = '/tls/1.0.0'
+/** The security protocols by option name (TcpOptions.security). */
+export const SECURITY_PROTOCOLS = { noise: NOISE, tls: TLS } as const
+export type SecurityName = keyof typeof SECURITY_PROTOCOLS
+/**
+ * Default TcpOptions.security. A listener accepts both, so js-libp2p peers (which all run Noise;
+ * TLS only when configured), go-libp2p (default [tls, noise]) and rust-libp2p peers connect.
+ * A dialer proposes Noise first: every js-libp2p node speaks it, and it is our faster handshake
+ * (no certificate checks); TLS second for peers configured TLS-only. Proposing two protocols costs
+ * the dialer one round trip (it waits for the echo before its first handshake message, as
+ * js-libp2p's and go-libp2p's dialers always do); `security: ['noise']` restores the one-write
+ * optimistic dial.
+ */
+export const DEFAULT_SECURITY: readonly SecurityName[] = ['noise', 'tls']

@@ -1,6 +1,6 @@
 /**
- * The native TCP transport: `tcp(options)` gives a TransportFactory. Sockets, Noise, Yamux and
- * multistream-select run on native I/O threads (native/io); this module turns multiaddrs into
+ * The native TCP transport: `tcp(options)` gives a TransportFactory. Sockets, Noise or TLS, Yamux
+ * and multistream-select run on native I/O threads (native/io); this module turns multiaddrs into
  * native commands and native records into Connection / Stream objects. What it shares with QUIC
  * (dial/listen plumbing, host lifetime) is NativeTransportBase (src/transports/native/transport.ts).
  *
@@ -8,6 +8,7 @@
  * (a dial then fails with PeerIdMismatchError unless the remote authenticates as that peer).
  */
 import type { TransportContext, TransportFactory } from '../../core/transport.ts'
+import { InvalidArgumentError } from '../../core/errors.ts'
 import { buildNoisePayload, generateNoiseStaticKeyPair } from '../../identity/index.ts'
 import { NativeHost } from '../../native/index.ts'
 import type { DialSink, ListenerSink } from '../../native/index.ts'
@@ -15,7 +16,7 @@ import type { Fields } from '../../log/index.ts'
 import { NativeTransportBase, type NativeTransportOptions } from '../native/transport.ts'
 import type { NativeConnectionBaseInit } from '../native/connection.ts'
 import { NativeConnection } from './connection.ts'
-import { DEFAULT_IO_THREADS, DEFAULT_MAX_STREAM_WINDOW, YAMUX } from './constants.ts'
+import { DEFAULT_IO_THREADS, DEFAULT_MAX_STREAM_WINDOW, DEFAULT_SECURITY, SECURITY_PROTOCOLS, type SecurityName, YAMUX } from './constants.ts'
 import { logger } from '../../log/index.ts'
 
 export { NativeConnection } from './connection.ts'
@@ -28,6 +29,26 @@ export interface TcpOptions extends NativeTransportOptions {
   maxStreamWindow?: number
   /** A stream whose protocol is not agreed within this time is reset (default 10 s). */
   streamNegotiationTimeoutMs?: number
+  /**
+   * Security protocols: a dial proposes them in this order through multistream-select, a listener
+   * accepts any of them (default ['noise', 'tls'], see constants.ts). With one entry the dial is
+   * optimistic (proposal and first handshake message in one write).
+   */
+  security?: readonly SecurityName[]
+}
+
+/** Checks TcpOptions.security and turns it into protocol ids. */
+export function securityProtocols (security: readonly SecurityName[] | undefined): string[] {
+  const names = security ?? DEFAULT_SECURITY
+  if (!Array.isArray(names) || names.length === 0) throw new InvalidArgumentError("security must be a non-empty array of 'noise' | 'tls'")
+  const ids: string[] = []
+  for (const n of names) {
+    const id = (SECURITY_PROTOCOLS as Record<string, string>)[n as string]
+    if (id === undefined || !Object.hasOwn(SECURITY_PROTOCOLS, n)) throw new InvalidArgumentError(`unknown security protocol ${String(n)} (expected 'noise' or 'tls')`)
+    if (ids.includes(id)) throw new InvalidArgumentError(`security protocol ${n} listed twice`)
+    ids.push(id)
+  }
+  return ids
 }
 
 export function tcp (options: TcpOptions = {}): TransportFactory {
@@ -35,22 +56,34 @@ export function tcp (options: TcpOptions = {}): TransportFactory {
 }
 
 export class TcpTransport extends NativeTransportBase<NativeConnection, TcpOptions> {
+  /** Security protocol ids in the dialer's order. */
+  readonly security: readonly string[]
+
   constructor (context: TransportContext, options: TcpOptions) {
     super(context, options, { name: 'tcp', addrComponents: 2, addrForm: '/ip4|ip6/.../tcp/...', defaultIoThreads: DEFAULT_IO_THREADS, log })
+    this.security = securityProtocols(options.security)
   }
 
   protected createHost (threads: number): NativeHost {
     const statics = generateNoiseStaticKeyPair()
     const payload = buildNoisePayload(this.context.privateKey, statics.publicKey, [YAMUX])
-    return new NativeHost({
+    const host = new NativeHost({
       threads,
       staticSecret: statics.secretKey,
       staticPublic: statics.publicKey,
       payload,
       maxStreamWindow: this.options.maxStreamWindow ?? DEFAULT_MAX_STREAM_WINDOW,
       ...(this.options.streamNegotiationTimeoutMs !== undefined ? { streamNegotiationTimeoutMs: this.options.streamNegotiationTimeoutMs } : {}),
-      flush: this.options.flush ?? 'microtask'
+      flush: this.options.flush ?? 'microtask',
+      security: [...this.security]
     })
+    if (this.security.includes(SECURITY_PROTOCOLS.tls)) {
+      // The libp2p TLS certificate (shared with QUIC's code): native makes the ephemeral key, the
+      // host key signs it here and never leaves TypeScript.
+      const key = this.context.privateKey
+      host.setQuicCertificate(key.publicKey.toProtobuf(), (message) => key.sign(message))
+    }
+    return host
   }
 
   protected startListen (host: NativeHost, id: number, ip: string, port: number, sink: ListenerSink): void {
@@ -66,6 +99,6 @@ export class TcpTransport extends NativeTransportBase<NativeConnection, TcpOptio
   }
 
   protected override connectionLogFields (conn: NativeConnection): Fields {
-    return { earlyMuxer: conn.earlyMuxer }
+    return { encryption: conn.encryption, earlyMuxer: conn.earlyMuxer }
   }
 }
