@@ -3,7 +3,8 @@
 # and quic_engine_pump.cpp (our engine, same I/O) into build-bench/quic_engine_pump; with
 # --run [MiB], runs both one after the other. The "70% of raw ngtcp2" comparison. Also builds
 # build-bench/quic_conn_memory (heap per handshaking connection, behind EndpointConfig's bounds)
-# and build-bench/quic_handshake_cost (CPU per handshake, both sides).
+# build-bench/quic_handshake_cost (CPU per handshake, per side, and its round trips) and
+# build-bench/quic_sig_cost (sign/verify cost per certificate key type through GnuTLS).
 # --pump-only: build only build-bench/quic_pump (what bench/perf/compare.ts --transport quic runs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +23,8 @@ c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/includ
 c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/include" -I"$root/native" \
   -o "$root/build-bench/quic_handshake_cost" "$root/bench/native/quic_handshake_cost.cpp" $core \
   $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium) -pthread
+c++ -std=c++20 -O2 -g -Wall -Wextra -I"$root/native/include" \
+  -o "$root/build-bench/quic_sig_cost" "$root/bench/native/quic_sig_cost.cpp" $(pkg-config --cflags --libs gnutls)
 if [ "${1:-}" = --run ]; then
   "$root/build-bench/quic_pump" "${2:-1024}"
   "$root/build-bench/quic_engine_pump" "${2:-1024}"

@@ -1,16 +1,21 @@
 // CPU cost of one QUIC + libp2p TLS handshake with mutual authentication, both sides in one
 // process with no sockets (so no scheduling noise): the floor under the "connection setup p50 at
 // most 1 ms" target on loopback, where the two sides' work is mostly sequential.
-// Build and run: bash bench/native/build-quic-pump.sh && build-bench/quic_handshake_cost
+// Also split per side (client: its Initial, then verifying the server's flight and answering;
+// server: its whole flight, then verifying the client's) and the number of round trips: the
+// flights exchanged until each side reports kHandshakeCompleted (1 = the client completes on the
+// server's first answer, i.e. no HelloRetryRequest and no Retry).
+// Build and run: bash bench/native/build-quic-pump.sh && build-bench/quic_handshake_cost [N=300]
 #include <time.h>
 #include <cstdio>
-#include <deque>
+#include <cstdlib>
 #include "l2n/quic.h"
 #include "../../native/test/tls_helpers.h"
 using namespace l2n::quic;
 static double cpu() { timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 struct S : EventSink { int done = 0; void on_event(const Event& e) override { if (e.type == EventType::kHandshakeCompleted) done++; } };
-int main() {
+int main(int argc, char** argv) {
+  const int N = argc > 1 ? std::atoi(argv[1]) : 300;
   auto ck = l2n_test::HostKey::make(1), sk = l2n_test::HostKey::make(1);
   auto ccert = l2n_test::make_cert(ck), scert = l2n_test::make_cert(sk);
   S cs, ss;
@@ -19,16 +24,44 @@ int main() {
   Address ca = Address::v4(10,0,0,1,1), sa = Address::v4(10,0,0,2,2);
   Endpoint c(ccfg, ccert, &cs, ca, l2n_test::kNow), s(scfg, scert, &ss, sa, l2n_test::kNow);
   std::vector<uint8_t> buf(65535);
-  const int N = 300;
   uint64_t now = 1'000'000'000;
+  double client_s = 0, server_s = 0;
+  int client_rounds = 0, server_rounds = 0, max_client_rounds = 0;
   double t0 = cpu();
   for (int i = 0; i < N; i++) {
+    int cdone = cs.done, sdone = ss.done;
+    double a = cpu();
     Error e; c.connect(sa, sk.peer_id(), now, &e);
-    for (int round = 0; round < 6; round++) {
-      for (;;) { Transmit t = c.write_datagrams(buf.data(), buf.size(), now); if (!t.bytes) break; for (size_t o = 0; o < t.bytes; o += t.segment_size) s.handle_datagram(buf.data() + o, std::min(t.segment_size, t.bytes - o), ca, now); }
-      for (;;) { Transmit t = s.write_datagrams(buf.data(), buf.size(), now); if (!t.bytes) break; for (size_t o = 0; o < t.bytes; o += t.segment_size) c.handle_datagram(buf.data() + o, std::min(t.segment_size, t.bytes - o), sa, now); }
+    client_s += cpu() - a;
+    // One round = the client's flight to the server, then the server's answer to the client.
+    for (int round = 1; round <= 6; round++) {
+      for (;;) {
+        a = cpu();
+        Transmit t = c.write_datagrams(buf.data(), buf.size(), now);
+        client_s += cpu() - a;
+        if (!t.bytes) break;
+        a = cpu();
+        for (size_t o = 0; o < t.bytes; o += t.segment_size) s.handle_datagram(buf.data() + o, std::min(t.segment_size, t.bytes - o), ca, now);
+        server_s += cpu() - a;
+      }
+      if (ss.done > sdone) { server_rounds += round; sdone = 1 << 30; }
+      for (;;) {
+        a = cpu();
+        Transmit t = s.write_datagrams(buf.data(), buf.size(), now);
+        server_s += cpu() - a;
+        if (!t.bytes) break;
+        a = cpu();
+        for (size_t o = 0; o < t.bytes; o += t.segment_size) c.handle_datagram(buf.data() + o, std::min(t.segment_size, t.bytes - o), sa, now);
+        client_s += cpu() - a;
+      }
+      if (cs.done > cdone) { client_rounds += round; max_client_rounds = std::max(max_client_rounds, round); cdone = 1 << 30; }
     }
   }
   double t1 = cpu();
-  std::printf("%d handshakes (client %d, server %d done): %.0f us CPU per handshake, both sides\n", N, cs.done, ss.done, (t1 - t0) * 1e6 / N);
+  std::printf("{\"handshakes\":%d,\"client_done\":%d,\"server_done\":%d,\"cpu_us_per_handshake_both\":%.0f,"
+              "\"client_cpu_us\":%.0f,\"server_cpu_us\":%.0f,\"client_round_trips\":%.2f,\"client_round_trips_max\":%d,"
+              "\"server_round_trips\":%.2f}\n",
+              N, cs.done, ss.done, (t1 - t0) * 1e6 / N, client_s * 1e6 / N, server_s * 1e6 / N,
+              double(client_rounds) / N, max_client_rounds, double(server_rounds) / N);
+  return cs.done == N && ss.done == N ? 0 : 1;
 }
