@@ -3,20 +3,60 @@
  * CPU is counted from `markBaseline()` (called once the peer is set up: listening, or about to
  * dial), so module loading and TypeScript transpilation at start-up are not charged to the transfer.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 
-export interface Usage { type: 'usage', cpuUserSeconds: number, cpuSystemSeconds: number, maxRssBytes: number }
+export interface Usage {
+  type: 'usage'
+  cpuUserSeconds: number
+  cpuSystemSeconds: number
+  maxRssBytes: number
+  /** CPU seconds (user + system) per thread name since the baseline, e.g. node (JS), l2n-io-0 (Linux only). */
+  threadCpuSeconds?: Record<string, number>
+}
 
 let baseline: NodeJS.CpuUsage = { user: 0, system: 0 }
+let threadBaseline = new Map<string, { name: string, ticks: number }>()
 
 export function markBaseline (): void {
   baseline = process.cpuUsage()
+  threadBaseline = threadTicks()
 }
 
 export function usage (): Usage {
   const cpu = process.cpuUsage(baseline)
-  return { type: 'usage', cpuUserSeconds: cpu.user / 1e6, cpuSystemSeconds: cpu.system / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024 }
+  const out: Usage = { type: 'usage', cpuUserSeconds: cpu.user / 1e6, cpuSystemSeconds: cpu.system / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024 }
+  const now = threadTicks()
+  if (now.size > 0) {
+    const byName: Record<string, number> = {}
+    for (const [tid, t] of now) {
+      const seconds = (t.ticks - (threadBaseline.get(tid)?.ticks ?? 0)) / CLOCK_TICKS_PER_SECOND
+      if (seconds > 0) byName[t.name] = (byName[t.name] ?? 0) + seconds
+    }
+    out.threadCpuSeconds = byName
+  }
+  return out
+}
+
+/** USER_HZ: the unit of utime/stime in /proc/<pid>/task/<tid>/stat; 100 on every Linux ABI Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** utime + stime of every thread of this process, by thread id (empty where /proc is missing). */
+function threadTicks (): Map<string, { name: string, ticks: number }> {
+  const out = new Map<string, { name: string, ticks: number }>()
+  let tids: string[]
+  try { tids = readdirSync('/proc/self/task') } catch { return out }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      // Fields after the parenthesised name, which may itself contain spaces or parentheses.
+      const close = stat.lastIndexOf(')')
+      const name = stat.slice(stat.indexOf('(') + 1, close)
+      const rest = stat.slice(close + 2).split(' ')
+      out.set(tid, { name, ticks: Number(rest[11]) + Number(rest[12]) })  // fields 14 and 15 of proc(5)
+    } catch { /* the thread ended */ }
+  }
+  return out
 }
 
 export function printLine (value: unknown): void {
