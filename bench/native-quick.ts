@@ -3,6 +3,7 @@
  * machine's two cores, so throughput here is a lower bound of the two-process perf benchmark); the
  * same figures for both, so the two can be compared line by line:
  *   node --import tsx bench/native-quick.ts [tcp|quic] [--mib 256] [--flush microtask|immediate]
+ *     [--security noise|tls|noise,tls]   (TCP only: TcpOptions.security of both ends; default the transport's)
  * Prints one JSON line per figure: one-stream upload throughput, 8-byte round trip p50/p99,
  * sequential connection setup (dial + handshake + first stream + 1-byte round trip) p50/p99, RSS.
  */
@@ -25,11 +26,14 @@ const MIB = Number(arg('mib', '256'))
 const flush = arg('flush', 'microtask') as 'microtask' | 'immediate'
 const RTT_ROUNDS = Number(arg('rtt', '2000'))
 const SETUPS = Number(arg('setups', '200'))
+const securityArg = arg('security', '')
+const security = securityArg === '' ? undefined : securityArg.split(',') as Array<'noise' | 'tls'>
+if (security !== undefined && which !== 'tcp') throw new Error('--security is a TCP option')
 
 function node (opts: { flush: 'microtask' | 'immediate' }): { transport: TcpTransport | QuicTransport, peer: string } {
   const privateKey = generateKeyPair('Ed25519')
   const protocols = new StaticProtocolTable(['/sink/1.0.0', '/echo/1.0.0'])
-  const factory = which === 'tcp' ? tcp(opts) : quic(opts)
+  const factory = which === 'tcp' ? tcp({ ...opts, ...(security !== undefined ? { security } : {}) }) : quic(opts)
   const transport = factory({ privateKey, peerId: peerIdFromPrivateKey(privateKey), protocols }) as TcpTransport | QuicTransport
   return { transport, peer: peerIdFromPrivateKey(privateKey).toString() }
 }
@@ -78,7 +82,7 @@ const conn = await client.transport.dial(addr)
   const secs = Number(process.hrtime.bigint() - t0) / 1e9
   const cpu = process.cpuUsage(cpu0)
   if (Number(reply) !== total) throw new Error(`sink counted ${reply}, sent ${total}`)
-  console.log(JSON.stringify({ transport: server.transport.name, figure: 'upload-one-stream', mib: MIB, seconds: +secs.toFixed(3), gbitPerSec: +(total * 8 / secs / 1e9).toFixed(2), cpuSecondsPerGiB: +(((cpu.user + cpu.system) / 1e6) / (total / 2 ** 30)).toFixed(2), flush }))
+  console.log(JSON.stringify({ transport: server.transport.name, encryption: conn.encryption, figure: 'upload-one-stream', mib: MIB, seconds: +secs.toFixed(3), gbitPerSec: +(total * 8 / secs / 1e9).toFixed(2), cpuSecondsPerGiB: +(((cpu.user + cpu.system) / 1e6) / (total / 2 ** 30)).toFixed(2), flush }))
 }
 
 // ---- 8-byte round trip ----
@@ -115,7 +119,7 @@ const conn = await client.transport.dial(addr)
     c.abort(new Error('done'))
   }
   const warm = samples.slice(Math.floor(samples.length / 10))
-  console.log(JSON.stringify({ figure: 'connection-setup', p50ms: +pct(warm, 0.5).toFixed(3), p99ms: +pct(warm, 0.99).toFixed(3), connections: SETUPS, flush }))
+  console.log(JSON.stringify({ figure: 'connection-setup', security: securityArg === '' ? 'default' : securityArg, p50ms: +pct(warm, 0.5).toFixed(3), p99ms: +pct(warm, 0.99).toFixed(3), connections: SETUPS, flush }))
 }
 
 clearInterval(rssTimer)

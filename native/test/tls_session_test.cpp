@@ -1,6 +1,7 @@
 // /tls/1.0.0 session engine (l2n::tls::Session): client and server in memory, bytes moved by
 // hand, sometimes one byte at a time. Mutual authentication, PeerId checks, bad certificates,
 // corrupted records, the input bound, close_notify, and multi-MiB data both ways.
+#include <cstring>
 #include <random>
 
 #include "tls_helpers.h"
@@ -132,6 +133,8 @@ TEST(session_wrong_peer_id_rejected) {
   CHECK(!d.client->done());
   CHECK(d.client->error() == SessionError::kCertificate);
   CHECK(d.client->certificate_error() == Error::kPeerIdMismatch);
+  CHECK(d.client->remote().peer_id == d.sk.peer_id());  // the real peer, for the error message
+  CHECK(d.client->remote().public_key.empty());
   CHECK(!d.server->done());
   CHECK(d.server->error() == SessionError::kHandshake);  // our bad_certificate alert
 }
@@ -200,6 +203,48 @@ TEST(session_input_is_bounded) {
   std::vector<uint8_t> big(l2n::tls::kMaxBufferedInput + 1, 0x17);
   CHECK(!d.server->feed(big.data(), big.size()));
   CHECK(d.server->error() == SessionError::kInputTooLarge);
+}
+
+TEST(session_input_room_tracks_buffered_input) {
+  Duo d;
+  CHECK(d.client->start());
+  d.pump();
+  CHECK(d.server->done());
+  CHECK(d.server->input_room() == l2n::tls::kMaxBufferedInput);
+  std::vector<uint8_t> data(3 * l2n::tls::kMaxRecordPlaintext, 0x42), wire;
+  CHECK(d.client->write(data.data(), data.size()));
+  d.client->poll_output(wire);
+  CHECK(d.server->feed(wire.data(), 100));
+  CHECK(d.server->input_room() == l2n::tls::kMaxBufferedInput - 100);
+  // Exactly input_room() more is taken; one byte beyond fails with kInputTooLarge.
+  std::vector<uint8_t> filler(d.server->input_room(), 0);
+  std::memcpy(filler.data(), wire.data() + 100, std::min(filler.size(), wire.size() - 100));
+  CHECK(d.server->feed(filler.data(), filler.size()));
+  CHECK(d.server->input_room() == 0);
+  uint8_t one = 0;
+  CHECK(!d.server->feed(&one, 1));
+  CHECK(d.server->error() == SessionError::kInputTooLarge);
+}
+
+TEST(session_input_room_lets_a_caller_feed_a_large_burst_in_pieces) {
+  Duo d;
+  CHECK(d.client->start());
+  d.pump();
+  std::vector<uint8_t> data(1024 * 1024 + 7), wire;  // far beyond kMaxBufferedInput on the wire
+  for (size_t i = 0; i < data.size(); i++) data[i] = static_cast<uint8_t>(i * 31 + 7);
+  CHECK(d.client->write(data.data(), data.size()));
+  d.client->poll_output(wire);
+  CHECK(wire.size() > l2n::tls::kMaxBufferedInput);
+  std::vector<uint8_t> got, buf(70000);
+  size_t fed = 0;
+  while (fed < wire.size()) {
+    size_t take = std::min(wire.size() - fed, d.server->input_room());
+    CHECK(take > 0);
+    CHECK(d.server->feed(wire.data() + fed, take));
+    fed += take;
+    for (size_t n; (n = d.server->read(buf.data(), buf.size())) > 0;) got.insert(got.end(), buf.begin(), buf.begin() + long(n));
+  }
+  CHECK(got == data);
 }
 
 TEST(session_close_notify_ends_stream) {
