@@ -7,8 +7,8 @@
 import { PollQueue, type ConnectionHandler, type ConnectionHandlerEvent, type PollContext, type StreamUpgradeError } from '../../core/handler.ts'
 import type { Stream } from '../../core/stream.ts'
 import { ProtocolViolationError } from '../../core/errors.ts'
-import { PERF_HEADER_LENGTH, PERF_PROTOCOL, PERF_SEND_BUFFER_SIZE } from './constants.ts'
-import { handlePerfStream } from './protocol.ts'
+import { PERF_HEADER_LENGTH, PERF_PROTOCOL } from './constants.ts'
+import { handlePerfStream, readToEnd, sendBytes } from './protocol.ts'
 
 export type PerfRunId = number
 
@@ -23,7 +23,6 @@ export type PerfHandlerEvent =
   | { type: 'served', uploadBytes: number, downloadBytes: number }
 
 const PROTOCOLS: readonly string[] = Object.freeze([PERF_PROTOCOL])
-let sharedBuffer: Uint8Array | undefined
 
 export class PerfHandler implements ConnectionHandler<PerfHandlerIn, PerfHandlerEvent, PerfHandlerIn> {
   private readonly out = new PollQueue<ConnectionHandlerEvent<PerfHandlerEvent, PerfHandlerIn>>()
@@ -84,16 +83,11 @@ async function runOnStream (stream: Stream, params: PerfRunParams): Promise<Perf
   const start = performance.now()
   const header = new Uint8Array(PERF_HEADER_LENGTH)
   new DataView(header.buffer).setBigUint64(0, BigInt(params.downloadBytes), false)
-  stream.send(header)
-  sharedBuffer ??= new Uint8Array(PERF_SEND_BUFFER_SIZE)
-  for (let left = params.uploadBytes; left > 0;) {
-    const n = Math.min(left, sharedBuffer.byteLength)
-    left -= n
-    if (!stream.send(n === sharedBuffer.byteLength ? sharedBuffer : sharedBuffer.subarray(0, n))) await stream.onDrain()
-  }
+  if (!stream.send(header)) await stream.onDrain()
+  await sendBytes(stream, params.uploadBytes)
   await stream.closeWrite()
   let downloaded = 0
-  for await (const chunk of stream) downloaded += chunk.byteLength
+  await readToEnd(stream, (chunk) => { downloaded += chunk.byteLength })
   if (downloaded !== params.downloadBytes) {
     throw new ProtocolViolationError(PERF_PROTOCOL, `expected ${params.downloadBytes} bytes, received ${downloaded}`)
   }
