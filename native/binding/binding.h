@@ -17,6 +17,13 @@ namespace l2n::binding {
 
 class HostWrap;
 
+// Inline mode: JS callbacks per libuv wake-up of one host. A callback's submit runs at once and
+// may make records (kWritten after a send, a writer refilling on 'drain' makes more); in the
+// round-trip path that is 2 rounds (data, then written). The bound keeps one busy host from
+// holding libuv's other handles (timers, other hosts) back; what is left goes on the next
+// iteration. Our choice, not a measured optimum.
+inline constexpr uint32_t kMaxInlineDeliveries = 4;
+
 // Per addon instance (per env): constructors and the live hosts for the cleanup hook.
 struct Instance {
   Napi::FunctionReference listener_ctor;
@@ -53,9 +60,22 @@ class HostWrap : public Napi::ObjectWrap<HostWrap> {
   Napi::Value QuicCertFinish(const Napi::CallbackInfo& info);
   static void OnAsync(uv_async_t* handle);
   void deliver();
+  bool deliver_batch();
+  // Inline mode (threads 0): the I/O loop runs here, on the JS thread. uv_poll on the loop's epoll
+  // fd and one uv_timer at its earliest deadline call run_inline(), which runs one iteration and
+  // delivers its records at once (no uv_async hop).
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+  void run_inline(bool poll_sockets);
+  void after_inline_step();  // re-arms the timer; schedules delivery of records made by a submit
+  uint32_t submit_cmds(std::vector<io::Command>& cmds);
 
   std::unique_ptr<io::Host> host_;
-  uv_async_t* async_ = nullptr;
+  uv_async_t* async_ = nullptr;        // threaded mode: the I/O threads' wake-up of this thread
+  uv_poll_t* poll_ = nullptr;          // inline mode: readable epoll fd
+  uv_timer_t* timer_ = nullptr;        // inline mode: the loop's earliest deadline
+  uint64_t timer_deadline_ = UINT64_MAX;  // what timer_ is armed for (ns), UINT64_MAX: stopped
+  bool delivering_ = false;            // inside deliver(): a JS submit must not deliver again
   Napi::FunctionReference on_events_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   Instance* instance_ = nullptr;

@@ -4,6 +4,7 @@
 
 #include "binding/binding.h"
 #include "io/limits.h"
+#include "io/loop.h"
 #include "l2n/errors.h"
 
 namespace l2n::binding {
@@ -99,11 +100,17 @@ HostWrap::HostWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostWrap>(
 
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
-  async_ = new uv_async_t;
-  async_->data = this;
-  uv_async_init(loop, async_, &HostWrap::OnAsync);
-  uv_async_t* async = async_;
-  host_ = std::make_unique<io::Host>(cfg, [async] { uv_async_send(async); });
+  bool inline_io = cfg.threads == 0;
+  if (inline_io) {
+    // Records are delivered right after each iteration (run_inline, deliver): nothing to wake.
+    host_ = std::make_unique<io::Host>(cfg, [] {});
+  } else {
+    async_ = new uv_async_t;
+    async_->data = this;
+    uv_async_init(loop, async_, &HostWrap::OnAsync);
+    uv_async_t* async = async_;
+    host_ = std::make_unique<io::Host>(cfg, [async] { uv_async_send(async); });
+  }
   // Before the threads start, so their first lines already follow the filter.
   Napi::Value levels = o.Get("logLevels");
   if (!levels.IsUndefined() && !apply_log_levels(*host_, levels)) {
@@ -116,6 +123,21 @@ HostWrap::HostWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostWrap>(
     Napi::Error::New(env, "could not start I/O threads").ThrowAsJavaScriptException();
     return;
   }
+  if (inline_io) {
+    poll_ = new uv_poll_t;
+    timer_ = new uv_timer_t;
+    if (uv_poll_init(loop, poll_, host_->inline_fd()) != 0) {
+      delete poll_;
+      poll_ = nullptr;
+      shutdown();
+      Napi::Error::New(env, "could not poll the inline I/O loop").ThrowAsJavaScriptException();
+      return;
+    }
+    poll_->data = this;
+    uv_timer_init(loop, timer_);
+    timer_->data = this;
+    uv_poll_start(poll_, UV_READABLE, &HostWrap::OnPoll);
+  }
   instance_->hosts.insert(this);
 }
 
@@ -126,13 +148,24 @@ HostWrap::~HostWrap() {
 
 void HostWrap::shutdown() {
   if (host_) {
-    host_->stop();
+    host_->stop();  // inline: closes every socket here, on the JS thread
     batch_.clear();
     host_->drain(batch_);
     for (io::Slab* s : batch_.slabs) io::SlabPool::unref(s);  // never handed to JS
     batch_.clear();
-    host_.reset();
   }
+  // Inline handles: the poll must stop before the epoll fd it watches is closed (host_.reset()).
+  if (poll_ != nullptr) {
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (timer_ != nullptr) {
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+  host_.reset();
   if (async_ != nullptr) {
     async_->data = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
@@ -144,7 +177,53 @@ bool HostWrap::post(io::Command&& cmd) {
   if (!host_) return false;
   std::vector<io::Command> v;
   v.push_back(std::move(cmd));
-  return host_->submit(v) == err::kNone;
+  return submit_cmds(v) == err::kNone;
+}
+
+uint32_t HostWrap::submit_cmds(std::vector<io::Command>& cmds) {
+  uint32_t rc = host_->submit(cmds);  // inline: the commands ran, their connections are flushed
+  if (host_->is_inline()) {
+    after_inline_step();
+    // Records made by these commands (kWritten, ...): inside deliver() its loop takes them; outside
+    // (a submit from a microtask or a finalizer) never call JS from here: libuv calls back soon.
+    if (!delivering_ && host_->inline_has_records()) host_->inline_kick();
+  }
+  return rc;
+}
+
+void HostWrap::OnPoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  auto* self = static_cast<HostWrap*>(handle->data);
+  if (self != nullptr) self->run_inline(true);
+}
+
+void HostWrap::OnTimer(uv_timer_t* handle) {
+  auto* self = static_cast<HostWrap*>(handle->data);
+  if (self == nullptr) return;
+  self->timer_deadline_ = UINT64_MAX;  // one-shot: it has fired
+  self->run_inline(false);
+}
+
+void HostWrap::run_inline(bool poll_sockets) {
+  if (!host_) return;
+  host_->inline_run(poll_sockets);
+  after_inline_step();
+  deliver();
+}
+
+void HostWrap::after_inline_step() {
+  if (!host_ || timer_ == nullptr) return;
+  uint64_t d = host_->inline_next_deadline();
+  if (d == timer_deadline_) return;
+  timer_deadline_ = d;
+  if (d == UINT64_MAX) {
+    uv_timer_stop(timer_);
+    return;
+  }
+  // libuv timers count whole milliseconds from the loop's cached time: round up (as Loop::wait);
+  // an early expiry runs no engine timer and re-arms for the rest.
+  uint64_t now = io::now_ns();
+  uint64_t ms = d <= now ? 0 : (d - now + 999999) / 1000000;
+  uv_timer_start(timer_, &HostWrap::OnTimer, ms, 0);
 }
 
 // submit(words: Uint32Array, count: number, buffers: Array<Uint8Array | undefined>) -> error code
@@ -207,7 +286,7 @@ Napi::Value HostWrap::Submit(const Napi::CallbackInfo& info) {
     }
     cmds_.push_back(std::move(c));
   }
-  return Napi::Number::New(env, host_->submit(cmds_));
+  return Napi::Number::New(env, submit_cmds(cmds_));
 }
 
 // counters() -> { connections: Float64Array, protocols: Float64Array }: views on native memory,
@@ -256,12 +335,16 @@ Napi::Value HostWrap::Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value HostWrap::Ref(const Napi::CallbackInfo& info) {
-  if (async_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(async_));
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(async_), reinterpret_cast<uv_handle_t*>(poll_),
+                         reinterpret_cast<uv_handle_t*>(timer_)})
+    if (h != nullptr) uv_ref(h);
   return info.Env().Undefined();
 }
 
 Napi::Value HostWrap::Unref(const Napi::CallbackInfo& info) {
-  if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(async_), reinterpret_cast<uv_handle_t*>(poll_),
+                         reinterpret_cast<uv_handle_t*>(timer_)})
+    if (h != nullptr) uv_unref(h);
   return info.Env().Undefined();
 }
 
@@ -270,13 +353,27 @@ void HostWrap::OnAsync(uv_async_t* handle) {
   if (self != nullptr) self->deliver();
 }
 
-// One JS crossing per wake-up: every record of every thread, the new slabs, the new objects.
-// onEvents(records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: object[])
+// Threaded: one JS crossing per wake-up. Inline: the callback's own submits (run at once) make
+// records too (kWritten, ...): deliver those in further rounds before returning to libuv, at most
+// kMaxInlineDeliveries, then leave the rest to the next libuv iteration. Never re-entered: a
+// submit during the callback only queues records.
 void HostWrap::deliver() {
-  if (!host_) return;
+  if (!host_ || delivering_) return;
+  delivering_ = true;
+  uint32_t rounds = host_->is_inline() ? kMaxInlineDeliveries : 1;
+  for (uint32_t i = 0; i < rounds && host_ && deliver_batch(); i++) {
+  }
+  delivering_ = false;
+  if (host_ && host_->inline_has_records()) host_->inline_kick();
+}
+
+// One JS crossing: every record of every thread, the new slabs, the new objects. Returns false when
+// there was nothing to deliver.
+// onEvents(records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: object[])
+bool HostWrap::deliver_batch() {
   batch_.clear();
   host_->drain(batch_);
-  if (batch_.records.empty()) return;
+  if (batch_.records.empty()) return false;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   size_t nrec = batch_.records.size();
@@ -313,6 +410,7 @@ void HostWrap::deliver() {
   } catch (const Napi::Error& e) {
     napi_fatal_exception(env, e.Value());
   }
+  return true;
 }
 
 }  // namespace l2n::binding

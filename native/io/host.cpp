@@ -21,6 +21,7 @@ CounterBlock::~CounterBlock() {
 
 Host::Host(HostConfig cfg, std::function<void()> notify)
     : cfg_(std::move(cfg)), notify_(std::move(notify)), slabs_(new SlabPool()) {
+  inline_ = cfg_.threads == 0;
   if (cfg_.threads == 0) cfg_.threads = 1;
   if (cfg_.threads > kMaxThreads) cfg_.threads = kMaxThreads;
   counters_ = std::make_shared<CounterBlock>(static_cast<size_t>(cfg_.threads) * kMaxConnectionsPerThread * kCountersPerConnection,
@@ -42,7 +43,7 @@ bool Host::start() {
   if (counters_->conn == nullptr || counters_->proto == nullptr) return false;
   for (uint32_t i = 0; i < cfg_.threads; i++) threads_.push_back(std::make_unique<IoThread>(*this, i));
   for (auto& t : threads_)
-    if (!t->start()) return false;
+    if (!(inline_ ? t->start_inline() : t->start())) return false;
   started_ = true;
   return true;
 }
@@ -107,7 +108,24 @@ uint32_t Host::submit(std::vector<Command>& cmds) {
   for (uint32_t i = 0; i < cfg_.threads; i++) {
     if (!per[i].empty() && !threads_[i]->post(std::move(per[i]))) rc = err::kTooManyPendingCommands;
   }
+  if (inline_) threads_[0]->run_once(false);
   return rc;
+}
+
+int Host::inline_fd() const { return threads_.empty() ? -1 : threads_[0]->loop().fd(); }
+
+void Host::inline_run(bool poll_sockets) {
+  if (inline_ && started_ && !stopped_) threads_[0]->run_once(poll_sockets);
+}
+
+uint64_t Host::inline_next_deadline() const {
+  return inline_ && !threads_.empty() && !stopped_ ? threads_[0]->next_deadline() : UINT64_MAX;
+}
+
+bool Host::inline_has_records() const { return inline_ && !threads_.empty() && threads_[0]->has_records(); }
+
+void Host::inline_kick() {
+  if (inline_ && !threads_.empty() && !stopped_) threads_[0]->loop().wake();
 }
 
 void Host::set_quic_certificate(std::shared_ptr<const tls::Certificate> cert) {

@@ -1,6 +1,7 @@
 // The I/O context of one addon instance: its threads, the slab pool, the counter tables and the
 // node's Noise identity. Created and driven by the binding (native/binding/host.cpp) from the JS
-// thread; everything else in native/io runs on the I/O threads.
+// thread; everything else in native/io runs on the I/O threads (or, in inline mode, on the JS
+// thread too: HostConfig::threads == 0).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -35,6 +36,9 @@ struct CounterBlock {
 };
 
 struct HostConfig {
+  // I/O threads; 0 = inline mode: one IoThread whose loop runs on the JS thread (IoThread::
+  // start_inline; the binding drives it from Node's libuv loop). Ids, slots and counters are laid
+  // out as for one thread.
   uint32_t threads = 1;
   uint8_t static_secret[32] = {0};  // X25519: the node's Noise static key
   uint8_t static_public[32] = {0};
@@ -62,7 +66,17 @@ class Host {
   void stop();
 
   // Routes commands to their threads and wakes each thread once. Returns an err code (0 = ok).
+  // Inline: runs the commands at once (IoThread::run_once without polling sockets), flushing every
+  // connection they touched; the records they made wait in the outbox for the binding.
   uint32_t submit(std::vector<Command>& cmds);
+
+  // ---- inline mode (config threads == 0); JS thread only ----------------------------------------
+  bool is_inline() const { return inline_; }
+  int inline_fd() const;                 // the loop's epoll fd, for a uv_poll_t
+  void inline_run(bool poll_sockets);    // one non-blocking iteration (IoThread::run_once)
+  uint64_t inline_next_deadline() const; // CLOCK_MONOTONIC ns (io::now_ns), UINT64_MAX: none
+  bool inline_has_records() const;       // records published and not yet drained
+  void inline_kick();                    // makes the epoll fd readable: libuv calls back soon
 
   // Moves every thread's outbox into `into` (records, blob, slabs; blob offsets adjusted).
   void drain(Batch& into);
@@ -120,6 +134,7 @@ class Host {
   std::shared_ptr<const tls::Certificate> quic_cert_;
   bool started_ = false;
   bool stopped_ = false;
+  bool inline_ = false;
 };
 
 }  // namespace l2n::io

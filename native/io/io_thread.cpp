@@ -60,7 +60,31 @@ bool IoThread::start() {
   return true;
 }
 
+bool IoThread::start_inline() {
+  if (!loop_.ok()) return false;
+  inline_ = true;
+  events_.resize(kEpollBatch);
+  return true;
+}
+
+void IoThread::run_once(bool poll_sockets) {
+  if (inline_stopped_) return;
+  now_ = now_ns();
+  int n = poll_sockets ? loop_.wait(events_.data(), kEpollBatch, now_, true) : 0;
+  if (n < 0) n = 0;
+  iterate(events_.data(), n);
+  // Edge-triggered sockets cut short by the read budget report nothing new: keep the epoll fd
+  // readable (a write to our own eventfd, no thread wake-up) so libuv comes back at once.
+  if (busy()) loop_.wake();
+}
+
 void IoThread::stop() {
+  if (inline_) {
+    if (inline_stopped_) return;
+    inline_stopped_ = true;
+    shutdown_all();
+    return;
+  }
   if (!thread_.joinable()) return;
   stop_.store(true, std::memory_order_release);
   loop_.wake();
@@ -81,7 +105,7 @@ bool IoThread::post(std::vector<Command>&& cmds) {
     }
   }
   cmds.clear();
-  if (wake) loop_.wake();
+  if (wake && !inline_) loop_.wake();  // inline: the submitter runs run_once() itself
   return true;
 }
 
@@ -412,11 +436,15 @@ void IoThread::handle_command(Command& cmd) {
   }
 }
 
+bool IoThread::busy() const {
+  return !dirty_.empty() || ((!deferred_reads_.empty() || (quic_ && quic_->busy())) && !outbox_full());
+}
+
 void IoThread::run() {
   std::vector<epoll_event> events(kEpollBatch);
   while (!stop_.load(std::memory_order_acquire)) {
     now_ = now_ns();
-    bool busy = !dirty_.empty() || ((!deferred_reads_.empty() || (quic_ && quic_->busy())) && !outbox_full());
+    bool busy = this->busy();
     int n = 0;
     if (!busy && spin_ns_ > 0 && notified_js_) {
       // We just woke JS: its reply (a command) or the peer's next bytes usually follow within a
@@ -431,73 +459,77 @@ void IoThread::run() {
     notified_js_ = false;
     if (n == 0 && !inbox_pending_.load(std::memory_order_acquire)) n = loop_.wait(events.data(), kEpollBatch, now_, busy);
     now_ = now_ns();
-    // 1. commands from JS (local work first)
-    {
-      std::lock_guard<std::mutex> lock(inbox_mu_);
-      work_.swap(inbox_);
-      inbox_pending_.store(false, std::memory_order_relaxed);
-    }
-    for (Command& cmd : work_) handle_command(cmd);
-    work_.clear();
-    // 2. timers
-    loop_.run_timers(now_, [this](uint64_t key, uint32_t gen) {
-      if (key & QuicIo::kTag) {
-        if (quic_) quic_->on_timer(key, gen);
-        return;
-      }
-      Connection* c = find(static_cast<uint32_t>(key));
-      if (c == nullptr || gen != c->timer_gen) return;
-      c->armed_deadline = UINT64_MAX;
-      c->on_timer(now_);
-    });
-    // 3. reads deferred by the outbox limit or the read budget
-    if (!deferred_reads_.empty() && !outbox_full()) {
-      resuming_.swap(deferred_reads_);
-      for (Connection* c : resuming_) {
-        if (!c->closed()) c->resume_reading();
-      }
-      resuming_.clear();
-    }
-    if (quic_) quic_->resume_reads();
-    // 4. socket events
-    for (int i = 0; i < n; i++) {
-      uint64_t tag = events[i].data.u64;
-      if (tag == Loop::kWakeTag) continue;
-      if (tag & QuicIo::kTag) {
-        if (quic_) quic_->on_socket(tag, events[i].events);
-        continue;
-      }
-      if (tag & kListenerTag) {
-        auto it = listeners_.find(static_cast<uint32_t>(tag));
-        if (it != listeners_.end()) handle_listener(*it->second);
-        continue;
-      }
-      Connection* c = find(static_cast<uint32_t>(tag));
-      if (c != nullptr) c->on_socket(events[i].events);
-    }
-    // 5. hand what arrived to JS first (its wake-up overlaps our writes), then one flush per
-    //    touched connection (cork), then publish what the flushes produced (kWritten, ...)
-    publish();
-    if (!dirty_.empty()) {
-      flushing_.swap(dirty_);  // both vectors keep their capacity: no allocation per iteration
-      for (Connection* c : flushing_) {
-        if (!c->closed()) c->flush();
-        else c->dirty = false;
-      }
-      flushing_.clear();
-    }
-    if (quic_) quic_->flush();
-    // 6. publish records, then free connections closed in this iteration
-    publish();
-    if (!graveyard_.empty()) {
-      auto dead = [](Connection* c) { return c->closed(); };
-      dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(), dead), dirty_.end());
-      deferred_reads_.erase(std::remove_if(deferred_reads_.begin(), deferred_reads_.end(), dead), deferred_reads_.end());
-      for (Connection* c : graveyard_) delete c;
-      graveyard_.clear();
-    }
+    iterate(events.data(), n);
   }
   shutdown_all();
+}
+
+void IoThread::iterate(epoll_event* events, int n) {
+  // 1. commands from JS (local work first)
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    work_.swap(inbox_);
+    inbox_pending_.store(false, std::memory_order_relaxed);
+  }
+  for (Command& cmd : work_) handle_command(cmd);
+  work_.clear();
+  // 2. timers
+  loop_.run_timers(now_, [this](uint64_t key, uint32_t gen) {
+    if (key & QuicIo::kTag) {
+      if (quic_) quic_->on_timer(key, gen);
+      return;
+    }
+    Connection* c = find(static_cast<uint32_t>(key));
+    if (c == nullptr || gen != c->timer_gen) return;
+    c->armed_deadline = UINT64_MAX;
+    c->on_timer(now_);
+  });
+  // 3. reads deferred by the outbox limit or the read budget
+  if (!deferred_reads_.empty() && !outbox_full()) {
+    resuming_.swap(deferred_reads_);
+    for (Connection* c : resuming_) {
+      if (!c->closed()) c->resume_reading();
+    }
+    resuming_.clear();
+  }
+  if (quic_) quic_->resume_reads();
+  // 4. socket events
+  for (int i = 0; i < n; i++) {
+    uint64_t tag = events[i].data.u64;
+    if (tag == Loop::kWakeTag) continue;
+    if (tag & QuicIo::kTag) {
+      if (quic_) quic_->on_socket(tag, events[i].events);
+      continue;
+    }
+    if (tag & kListenerTag) {
+      auto it = listeners_.find(static_cast<uint32_t>(tag));
+      if (it != listeners_.end()) handle_listener(*it->second);
+      continue;
+    }
+    Connection* c = find(static_cast<uint32_t>(tag));
+    if (c != nullptr) c->on_socket(events[i].events);
+  }
+  // 5. hand what arrived to JS first (its wake-up overlaps our writes), then one flush per
+  //    touched connection (cork), then publish what the flushes produced (kWritten, ...)
+  publish();
+  if (!dirty_.empty()) {
+    flushing_.swap(dirty_);  // both vectors keep their capacity: no allocation per iteration
+    for (Connection* c : flushing_) {
+      if (!c->closed()) c->flush();
+      else c->dirty = false;
+    }
+    flushing_.clear();
+  }
+  if (quic_) quic_->flush();
+  // 6. publish records, then free connections closed in this iteration
+  publish();
+  if (!graveyard_.empty()) {
+    auto dead = [](Connection* c) { return c->closed(); };
+    dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(), dead), dirty_.end());
+    deferred_reads_.erase(std::remove_if(deferred_reads_.begin(), deferred_reads_.end(), dead), deferred_reads_.end());
+    for (Connection* c : graveyard_) delete c;
+    graveyard_.clear();
+  }
 }
 
 void IoThread::shutdown_all() {

@@ -2,6 +2,7 @@
 // engine needs a lock. Loop iteration order (local work before new remote work, as the Swarm's poll
 // order): commands from JS, then timers, then socket events, then flush every connection touched in
 // this iteration (one write per connection per iteration: cork), then publish the batch of records.
+// Inline mode (ioThreads 0) runs the very same iteration on the JS thread: see start_inline().
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -36,7 +37,21 @@ class IoThread {
   IoThread(Host& host, uint32_t index);
   ~IoThread();
   bool start();
-  void stop();  // from the JS thread: ask to exit and join
+  void stop();  // from the JS thread: ask to exit and join (inline: close everything now)
+
+  // ---- inline mode (ioThreads 0): the same loop, driven from the JS thread ----------------------
+  // No std::thread: the binding polls loop().fd() in Node's libuv loop and calls run_once() when
+  // it is readable, when its timer reaches next_deadline(), and after each submit(). Nothing here
+  // blocks. Records are published as usual; the binding drains and delivers them synchronously.
+  bool start_inline();
+  bool is_inline() const { return inline_; }
+  // One loop iteration without waiting: queued commands, due timers, deferred reads, the ready
+  // sockets (when `poll_sockets`; a submit skips that syscall), one flush per dirty connection,
+  // publish. When work is left over (read budget spent), the wake-up eventfd is written so the
+  // epoll fd stays readable and libuv calls us again on its next iteration.
+  void run_once(bool poll_sockets);
+  uint64_t next_deadline() const { return loop_.next_deadline(); }
+  bool has_records() const { return outbox_size_.load(std::memory_order_relaxed) != 0; }
 
   // From the JS thread (or another I/O thread for kAdopt): queue commands and wake once.
   bool post(std::vector<Command>&& cmds);
@@ -83,6 +98,9 @@ class IoThread {
 
  private:
   void run();
+  // Steps 1-6 of an iteration (see the file comment) after the wait returned `n` events.
+  void iterate(epoll_event* events, int n);
+  bool busy() const;
   void handle_command(Command& cmd);
   void handle_listener(ListenerState& l);
   void adopt(int fd, uint32_t listen_id, bool outbound, uint32_t conn_id, const SockAddr* dial_addr,
@@ -97,6 +115,9 @@ class IoThread {
   Loop loop_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  bool inline_ = false;          // driven by the JS thread (start_inline), no std::thread
+  bool inline_stopped_ = false;  // shutdown_all() already ran on the JS thread
+  std::vector<epoll_event> events_;  // inline mode's epoll_wait buffer (kEpollBatch)
 
   uint64_t spin_ns_ = 0;
   int spare_fd_ = -1;  // released to accept-and-drop when out of descriptors (EMFILE)

@@ -21,6 +21,9 @@ class Loop {
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
   bool ok() const { return epfd_ >= 0 && wakefd_ >= 0; }
+  // The epoll descriptor itself: readable while any registered socket (or the wake-up eventfd) is
+  // ready. Inline mode (IoThread::start_inline) has Node's libuv loop poll it.
+  int fd() const { return epfd_; }
 
   // `tag` comes back in Event::data.u64. Edge-triggered read+write (+ EPOLLRDHUP).
   bool add(int fd, uint64_t tag, uint32_t events);
@@ -40,6 +43,9 @@ class Loop {
       fire(t.key, t.generation);
     }
   }
+
+  // The earliest armed deadline (possibly a stale entry: firing it is harmless), UINT64_MAX if none.
+  uint64_t next_deadline() const { return timers_.empty() ? UINT64_MAX : timers_.top().deadline; }
 
   static constexpr uint64_t kWakeTag = ~0ull;
 

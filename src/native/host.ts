@@ -139,6 +139,10 @@ export interface DialSink {
 }
 
 export interface NativeHostOptions {
+  /**
+   * I/O threads; 0 runs the I/O loop inline on this (the JS) thread: records are delivered
+   * synchronously from Node's libuv loop and submit() performs its commands at once.
+   */
   threads: number
   staticSecret: Uint8Array
   staticPublic: Uint8Array
@@ -192,7 +196,7 @@ export class NativeHost {
   private readonly stopLogUpdates: () => void
 
   constructor (opts: NativeHostOptions) {
-    if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 64) throw new InvalidArgumentError('ioThreads must be an integer from 1 to 64')
+    if (!Number.isInteger(opts.threads) || opts.threads < 0 || opts.threads > 64) throw new InvalidArgumentError('ioThreads must be an integer from 0 (inline) to 64')
     if (opts.staticSecret.byteLength !== 32 || opts.staticPublic.byteLength !== 32) throw new InvalidArgumentError('Noise static keys must be 32 bytes')
     if (!Number.isInteger(opts.maxStreamWindow) || opts.maxStreamWindow < 256 * 1024 || opts.maxStreamWindow > 0xffffffff) {
       throw new InvalidArgumentError('maxStreamWindow must be an integer from 262144 (the Yamux initial window) to 2^32-1')

@@ -17,14 +17,16 @@ import type { AddonHandle, ConnInfo, ConnectionSink, DialSink, ListenerSink } fr
 import type { Fields, Logger } from '../../log/index.ts'
 import type { NativeConnectionBase, NativeConnectionBaseInit } from './connection.ts'
 
-/** Most I/O threads a host may start (the range LIBP2P_NATIVE_THREADS and ioThreads accept). */
+/** Most I/O threads a host may start (the range LIBP2P_NATIVE_THREADS and ioThreads accept; 0 = inline). */
 const MAX_IO_THREADS = 64
 
 /** The options every native transport takes. */
 export interface NativeTransportOptions {
   /**
    * I/O threads (default: LIBP2P_NATIVE_THREADS, else 1). TCP spreads connections round-robin;
-   * each QUIC listener's connections stay on its thread.
+   * each QUIC listener's connections stay on its thread. 0 is inline mode: the same I/O loop runs
+   * on the JS thread, driven by Node's event loop (fewer thread wake-ups per round trip, one busy
+   * thread instead of two; see docs/design/native-core.md).
    */
   ioThreads?: number
   /** When queued commands are submitted to native: 'microtask' (default) or 'immediate'. */
@@ -54,7 +56,7 @@ function threadsFromEnv (): number | undefined {
   const v = process.env.LIBP2P_NATIVE_THREADS
   if (v === undefined || v === '') return undefined
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 1 || n > MAX_IO_THREADS) throw new InvalidArgumentError(`LIBP2P_NATIVE_THREADS must be an integer from 1 to ${MAX_IO_THREADS}, got ${v}`)
+  if (!Number.isInteger(n) || n < 0 || n > MAX_IO_THREADS) throw new InvalidArgumentError(`LIBP2P_NATIVE_THREADS must be an integer from 0 (inline) to ${MAX_IO_THREADS}, got ${v}`)
   return n
 }
 
@@ -74,8 +76,8 @@ export abstract class NativeTransportBase<C extends NativeConnectionBase, O exte
     this.options = options
     this.kind = kind
     this.name = kind.name
-    if (options.ioThreads !== undefined && (!Number.isInteger(options.ioThreads) || options.ioThreads < 1 || options.ioThreads > MAX_IO_THREADS)) {
-      throw new InvalidArgumentError(`ioThreads must be an integer from 1 to ${MAX_IO_THREADS}`)
+    if (options.ioThreads !== undefined && (!Number.isInteger(options.ioThreads) || options.ioThreads < 0 || options.ioThreads > MAX_IO_THREADS)) {
+      throw new InvalidArgumentError(`ioThreads must be an integer from 0 (inline) to ${MAX_IO_THREADS}`)
     }
     if (options.flush !== undefined && options.flush !== 'microtask' && options.flush !== 'immediate') {
       throw new InvalidArgumentError("flush must be 'microtask' or 'immediate'")

@@ -305,9 +305,15 @@ describe('native quic dial failures', () => {
   it('a closed listener keeps its connections and refuses new ones', async () => {
     const host = makeNode()
     const l = await host.transport.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'))
-    l.on('connection', (c: Connection) => { c.on('stream', echo) })
+    const accepted = new Promise<void>(resolve => {
+      l.on('connection', (c: Connection) => { c.on('stream', echo); resolve() })
+    })
     const addr = l.addrs()[0] as Multiaddr
     const kept = await client.transport.dial(addr)
+    // The client's dial settles when it sends its Finished; the listener has the connection once it
+    // has read it (a handshake still in progress when the listener closes is dropped). Inline
+    // (ioThreads 0) both ends share this thread, so that read has not happened yet.
+    await withTimeout(accepted, 5000, 'server side of the connection')
     await l.close()
     const s = await kept.openStream(ECHO)
     s.send(enc.encode('still served'))
