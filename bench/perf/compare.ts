@@ -3,7 +3,7 @@
  * a client process on loopback, in one run. Prints every figure with its ratio.
  *
  *   node --import tsx bench/perf/compare.ts [--transport tcp|quic] [--gib 1] [--quick]
- *     [--only native,js,raw] [--scenarios down,up,multi,connect,rtt] [--json out.json]
+ *     [--only native,native-inline,js,raw] [--scenarios down,up,multi,connect,rtt] [--json out.json]
  *
  * --transport tcp (default, issue 2): ours TCP + Noise + Yamux, js-libp2p TCP + Noise + Yamux, raw
  * = bench/perf/raw_pump.c (encrypted TCP, download row only).
@@ -41,16 +41,18 @@ if (transport !== 'tcp' && transport !== 'quic') throw new Error(`--transport mu
 /** Given to every peer process (bench/perf/peer-protocol.md). */
 const peerArgs = ['--transport', transport]
 
-interface Stack { name: string, peer: string }
+interface Stack { name: string, key: string, peer: string, env?: Record<string, string> }
 const STACKS: Stack[] = [
-  { name: 'libp2p-native', peer: join(here, 'native-peer.ts') },
-  { name: 'js-libp2p', peer: join(here, 'js-peer.ts') },
-].filter(s => only.has(s.name === 'js-libp2p' ? 'js' : 'native'))
+  { name: 'libp2p-native', key: 'native', peer: join(here, 'native-peer.ts') },
+  // --only native-inline: our peers with the I/O loop on the JS thread (ioThreads 0, native-core.md)
+  { name: 'libp2p-native-inline', key: 'native-inline', peer: join(here, 'native-peer.ts'), env: { LIBP2P_NATIVE_THREADS: '0' } },
+  { name: 'js-libp2p', key: 'js', peer: join(here, 'js-peer.ts') },
+].filter(s => only.has(s.key))
 
 type Line = Record<string, unknown> & { type: string }
 
-function startPeer (peer: string, peerArgs: string[]): { child: ChildProcess, lines: AsyncIterator<Line> } {
-  const child = spawn(process.execPath, [...peerCommand(root, peer).argv, ...peerArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+function startPeer (peer: string, peerArgs: string[], env?: Record<string, string>): { child: ChildProcess, lines: AsyncIterator<Line> } {
+  const child = spawn(process.execPath, [...peerCommand(root, peer).argv, ...peerArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   const rl = createInterface({ input: child.stdout! })
   const lines = (async function * () {
     for await (const line of rl) {
@@ -71,12 +73,12 @@ async function nextOfType (lines: AsyncIterator<Line>, type: string): Promise<Li
 interface RunResult { result: Line, clientUsage: Line, serverUsage: Line }
 
 async function run (stack: Stack, clientArgs: string[]): Promise<RunResult> {
-  const server = startPeer(stack.peer, ['--role', 'server', ...peerArgs])
+  const server = startPeer(stack.peer, ['--role', 'server', ...peerArgs], stack.env)
   let client: ReturnType<typeof startPeer> | undefined
   try {
     const listening = await nextOfType(server.lines, 'listening')
     const addr = (listening.addrs as string[])[0] as string
-    client = startPeer(stack.peer, ['--role', 'client', '--addr', addr, ...peerArgs, ...clientArgs])
+    client = startPeer(stack.peer, ['--role', 'client', '--addr', addr, ...peerArgs, ...clientArgs], stack.env)
     const result = await nextOfType(client.lines, 'result')
     const clientUsage = await nextOfType(client.lines, 'usage')
     server.child.kill('SIGTERM')
@@ -160,9 +162,11 @@ if (only.has('raw') && rawRuns.length > 0) {
 
 // Table with ratios native / js (and native / raw).
 const jsName = transport === 'quic' ? 'js-libp2p + chainsafe quic' : 'js-libp2p'
-process.stdout.write(`\ntransport: ${transport}\n| scenario | libp2p-native | ${jsName} | native vs js | ${raw.name} | native / raw |\n|---|---|---|---|---|---|\n`)
+const inline = STACKS.some(s => s.key === 'native-inline')
+process.stdout.write(`\ntransport: ${transport}\n| scenario | libp2p-native |${inline ? ' native-inline | inline vs native |' : ''} ${jsName} | native vs js | ${raw.name} | native / raw |\n|---|---|${inline ? '---|---|' : ''}---|---|---|---|\n`)
 for (const row of rows) {
   const n = row.values['libp2p-native']
+  const ni = row.values['libp2p-native-inline']
   const j = row.values['js-libp2p']
   const r = row.values[raw.name]
   const fmt = (v: number | undefined): string => v === undefined ? '—' : `${v.toFixed(2)} ${row.unit}`
@@ -170,7 +174,12 @@ for (const row of rows) {
   if (n !== undefined && j !== undefined) ratio = row.better === 'higher' ? `${(n / j).toFixed(2)}×` : `${(j / n).toFixed(2)}× better`
   // As a share of the raw pump's figure: for "lower is better" rows, raw / native (100% = as lean).
   const rawRatio = n !== undefined && r !== undefined ? `${(100 * (row.better === 'higher' ? n / r : r / n)).toFixed(0)}%` : '—'
-  process.stdout.write(`| ${row.scenario} | ${fmt(n)} | ${fmt(j)} | ${ratio} | ${fmt(r)} | ${rawRatio} |\n`)
+  let inlineCols = ''
+  if (inline) {
+    const vs = n !== undefined && ni !== undefined ? (row.better === 'higher' ? `${(ni / n).toFixed(2)}×` : `${(n / ni).toFixed(2)}× better`) : '—'
+    inlineCols = ` ${fmt(ni)} | ${vs} |`
+  }
+  process.stdout.write(`| ${row.scenario} | ${fmt(n)} |${inlineCols} ${fmt(j)} | ${ratio} | ${fmt(r)} | ${rawRatio} |\n`)
 }
 const jsonOut = args.includes('--json') ? argValue(args, 'json') : undefined
 if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), transport, bulk, rows }, null, 2))
