@@ -149,7 +149,12 @@ bool Connection::begin_security(std::string_view proto, std::vector<uint8_t>& ou
       tls_fail();
       return false;
     }
-    tls_->poll_output(out);  // client: the ClientHello
+    tls_->poll_output(out);  // client: the ClientHello, after the multistream bytes already in out
+    // From now on records go straight into the output buffer (no copy through the engine's).
+    tls_->set_output_sink([](void* ctx, const uint8_t* p, size_t n) {
+      auto* c = static_cast<Connection*>(ctx);
+      if (c->phase_ != Phase::kClosed) c->write_raw(p, n);
+    }, this);
     return true;
   }
   fail(err::from_engine(err::kMultistreamBase, mss::Error::kUnsupportedProtocol));  // not in our set
@@ -415,27 +420,21 @@ void Connection::start_muxer() {
 
 // ---- /tls/1.0.0 ----------------------------------------------------------------------------------
 
-// Ciphertext [data, data + len) sits in cur_slab_. The engine copies it in (at most input_room()
-// at a time, its input bound) and decrypts into the thread's read slab, after the ciphertext; the
-// ciphertext's slab is held meanwhile since the read slab may be replaced. Consumes everything.
+// Ciphertext [data, data + len) sits in cur_slab_. The engine borrows it (no copy), decrypts into
+// the thread's read slab after it, and copies only an unfinished record when released. The
+// ciphertext's slab is held meanwhile: the read slab may be replaced and must not reuse it.
+// Consumes everything.
 size_t Connection::process_tls(const uint8_t* data, size_t len) {
   Slab* in_slab = cur_slab_;
   SlabPool::ref(in_slab);
-  size_t fed = 0;
-  while (fed < len && phase_ != Phase::kClosed) {
-    size_t room = tls_->input_room();
-    size_t take = room == 0 ? len - fed : std::min(len - fed, room);  // 0 room: feed fails, typed
-    bool was_done = tls_->done();
-    bool ok = tls_->feed(data + fed, take);
-    fed += take;
-    tls_flush_output();  // handshake messages (our Finished before any application record), alerts
-    if (!ok) {
-      tls_fail();
-      break;
-    }
-    if (!was_done && tls_->done()) on_tls_done();
-    if (phase_ != Phase::kClosed && tls_->done()) drain_tls();
-  }
+  bool was_done = tls_->done();
+  // Handshake messages it produces (our Finished before any application record) and alerts go
+  // straight to the output buffer (the output sink set in begin_security).
+  bool ok = tls_->feed_borrowed(data, len);
+  if (ok && !was_done && tls_->done()) on_tls_done();
+  if (ok && phase_ != Phase::kClosed && tls_->done()) drain_tls();
+  bool kept = tls_->release_input();
+  if (phase_ != Phase::kClosed && (!ok || !kept)) tls_fail();
   cur_slab_ = in_slab;
   SlabPool::unref(in_slab);
   return len;

@@ -22,9 +22,10 @@
 // straight from the JS buffer into the output buffer, the header riding in the preceding message.
 // A kWritten record reports the bytes once encrypted: native never reads them again.
 //
-// With TLS (tls::Session over memory buffers) the engine copies the ciphertext in and decrypts
-// into the thread's read slab after it; small frames are gathered into one record (tls_plain_),
-// large ones are encrypted from the JS buffer in whole records.
+// With TLS (tls::Session over memory buffers) the engine borrows the ciphertext in the slab and
+// decrypts into the thread's read slab after it; small frames are gathered into one record
+// (tls_plain_), large ones are encrypted from the JS buffer in whole records, and records go
+// straight into the output buffer (the engine's output sink).
 //
 // Any protocol error closes only this connection, with an l2n::err code in the record.
 #pragma once
@@ -176,7 +177,7 @@ class Connection {
   std::unique_ptr<noise::Handshake> hs_;
   std::unique_ptr<tls::Session> tls_;   // /tls/1.0.0: handshake and record layer
   std::vector<uint8_t> tls_plain_;      // small plaintext gathered into one record (< kMaxRecordPlaintext)
-  std::vector<uint8_t> tls_out_;        // records taken from the engine on their way to out_
+  std::vector<uint8_t> tls_out_;        // engine output polled before the sink was set (and alerts, defensively)
   std::optional<noise::CipherState> tx_;
   std::optional<noise::CipherState> rx_;
   std::unique_ptr<mss::Dialer> mux_dialer_;      // muxer negotiation when not early

@@ -15,7 +15,12 @@ struct Session::Impl {
   gnutls_session_t s = nullptr;
   std::vector<uint8_t> in;     // received ciphertext; [in_off, size) not yet consumed by GnuTLS
   size_t in_off = 0;
-  std::vector<uint8_t> out;    // bytes to send
+  const uint8_t* view = nullptr;  // borrowed input (feed_borrowed), read after `in`
+  size_t view_len = 0;
+  size_t view_off = 0;
+  std::vector<uint8_t> out;    // bytes to send (when no sink is set)
+  OutputSink sink = nullptr;
+  void* sink_ctx = nullptr;
   bool handshake_done = false;
   SessionError err = SessionError::kNone;
   Error cert_err = Error::kNone;
@@ -40,26 +45,37 @@ Session::Impl* impl_of(gnutls_transport_ptr_t p) { return static_cast<Session::I
 ssize_t push(gnutls_transport_ptr_t p, const void* data, size_t len) {
   auto* m = impl_of(p);
   auto* b = static_cast<const uint8_t*>(data);
-  m->out.insert(m->out.end(), b, b + len);
+  if (m->sink != nullptr) {
+    m->sink(m->sink_ctx, b, len);
+  } else {
+    m->out.insert(m->out.end(), b, b + len);
+  }
   return static_cast<ssize_t>(len);
 }
 
 ssize_t pull(gnutls_transport_ptr_t p, void* data, size_t len) {
   auto* m = impl_of(p);
   size_t avail = m->in.size() - m->in_off;
-  if (avail == 0) {
+  if (avail > 0) {  // older bytes first
+    size_t n = std::min(avail, len);
+    std::memcpy(data, m->in.data() + m->in_off, n);
+    m->in_off += n;
+    return static_cast<ssize_t>(n);
+  }
+  size_t vavail = m->view_len - m->view_off;
+  if (vavail == 0) {
     gnutls_transport_set_errno(m->s, EAGAIN);
     return -1;
   }
-  size_t n = std::min(avail, len);
-  std::memcpy(data, m->in.data() + m->in_off, n);
-  m->in_off += n;
+  size_t n = std::min(vavail, len);
+  std::memcpy(data, m->view + m->view_off, n);
+  m->view_off += n;
   return static_cast<ssize_t>(n);
 }
 
 int pull_timeout(gnutls_transport_ptr_t p, unsigned int) {
   auto* m = impl_of(p);
-  return m->in.size() > m->in_off ? 1 : 0;
+  return m->in.size() > m->in_off || m->view_len > m->view_off ? 1 : 0;
 }
 
 int verify(gnutls_session_t session) {
@@ -135,6 +151,35 @@ bool Session::feed(const uint8_t* data, size_t len) {
   m.in.insert(m.in.end(), data, data + len);
   if (!m.handshake_done) return m.handshake();
   return true;
+}
+
+bool Session::feed_borrowed(const uint8_t* data, size_t len) {
+  Impl& m = *impl_;
+  if (m.err != SessionError::kNone && m.err != SessionError::kClosed) return false;
+  m.view = data;
+  m.view_len = len;
+  m.view_off = 0;
+  if (!m.handshake_done) return m.handshake();
+  return true;
+}
+
+bool Session::release_input() {
+  Impl& m = *impl_;
+  size_t rest = m.view_len - m.view_off;
+  const uint8_t* p = m.view + m.view_off;
+  m.view = nullptr;
+  m.view_len = m.view_off = 0;
+  if (m.err != SessionError::kNone && m.err != SessionError::kClosed) return false;
+  if (rest == 0) return true;
+  m.compact();
+  if (m.in.size() - m.in_off + rest > kMaxBufferedInput) return m.fail(SessionError::kInputTooLarge);
+  m.in.insert(m.in.end(), p, p + rest);
+  return true;
+}
+
+void Session::set_output_sink(OutputSink sink, void* ctx) {
+  impl_->sink = sink;
+  impl_->sink_ctx = ctx;
 }
 
 size_t Session::read(uint8_t* dst, size_t cap) {

@@ -190,6 +190,19 @@ class Session {
   // buffered. After read() returned 0 at least kMaxBufferedInput - one record is free, so a caller
   // with more input feeds it in pieces of input_room(), draining read() in between.
   size_t input_room() const;
+  // Borrowed input (no copy into the engine): `data` must stay valid and unchanged until
+  // release_input(). Call order: feed_borrowed(), read() until it returns 0, release_input(),
+  // which copies what is still unconsumed (a partial record, normally under one record) into the
+  // bounded input buffer: kInputTooLarge if that would exceed kMaxBufferedInput. Both return
+  // false once the session has failed.
+  bool feed_borrowed(const uint8_t* data, size_t len);
+  bool release_input();
+  // Output straight to the caller: once set, every byte the engine sends (handshake messages,
+  // records, alerts) goes to sink(ctx, data, len) as it is produced, in order, and poll_output()
+  // has nothing more to give. Saves the copy through the engine's pending output. Set it after
+  // taking start()'s output with poll_output() if other bytes must precede it.
+  using OutputSink = void (*)(void* ctx, const uint8_t* data, size_t len);
+  void set_output_sink(OutputSink sink, void* ctx);
   // Decrypts application data into dst (the caller's slab: no intermediate copy). Returns the
   // number of bytes written; 0 when more input is needed (or the peer closed: error() == kClosed).
   size_t read(uint8_t* dst, size_t cap);
