@@ -3,9 +3,16 @@
  * connections on loopback, under 20 KiB per connection on each side, JS heap plus native memory,
  * and an event-loop delay p99 under 10 ms while they are held):
  *
- *   node --expose-gc --import tsx bench/swarm/idle-memory.ts [connections=10000] [holdSeconds=30] [dialerPeers=1]
+ *   npm run build:ts   # or: npx tsc -p tsconfig.json --outDir <dir> and L2N_BENCH_DIST=<dir>
+ *   node --import tsx bench/swarm/idle-memory.ts [connections=10000] [holdSeconds=30] [dialerPeers=1]
  *
  * (LIBP2P_NATIVE_ADDON=<dir>/Release/libp2p_native.node to use another build of the addon.)
+ *
+ * The two peers run from compiled JavaScript when dist/ is up to date (bench/perf/usage.ts's
+ * peerCommand; the setup line says which and why), as users run the package: tsx transpiles with
+ * esbuild's keepNames, which wraps every named closure in `__name(...)` and so turns each one into
+ * a dictionary-mode function with its own ~256-byte property table; a handful of closures per
+ * connection made the JS heap ~1 KiB per connection larger under tsx than compiled.
  *
  * This process only coordinates: it forks a listener process and a dialer process, each a full
  * Swarm over the native TCP transport with the behaviours a user combines for such a node, ping
@@ -49,6 +56,7 @@ import { combine } from '../../src/core/combine.ts'
 import { PingBehaviour } from '../../src/protocols/ping/index.ts'
 import { IdentifyBehaviour } from '../../src/protocols/identify/index.ts'
 import { loadAddon } from '../../src/native/index.ts'
+import { peerCommand } from '../perf/usage.ts'
 
 /** Dials in flight at once: enough to keep both event loops busy, few enough that the listener's
  * accept queue (backlog) never overflows into SYN retransmits, which would measure TCP's 1 s
@@ -67,7 +75,6 @@ type FromChild =
   | { type: 'held', role: Role, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, pings: number, pingFailures: number, established: number, sample: Sample }
 
 const gc = (globalThis as { gc?: () => void }).gc
-if (gc === undefined) throw new Error('run with node --expose-gc --import tsx')
 
 function sample (): Sample {
   gc?.(); gc?.()
@@ -88,6 +95,7 @@ async function node () {
 type Node = Awaited<ReturnType<typeof node>>
 
 async function child (role: Role): Promise<void> {
+  if (gc === undefined) throw new Error('peer started without --expose-gc')
   const send = (m: FromChild): void => { process.send?.(m) }
   const n = Number(process.env.IDLE_BENCH_N)
   const peers = Number(process.env.IDLE_BENCH_PEERS)
@@ -168,8 +176,11 @@ async function coordinate (): Promise<void> {
   const holdMs = Number(process.argv[3] ?? 30) * 1000
   const peers = Number(process.argv[4] ?? 1)
   const script = fileURLToPath(import.meta.url)
-  const spawnRole = (role: Role): ChildProcess => fork(script, [], {
-    execArgv: process.execArgv,
+  const root = fileURLToPath(new URL('../..', import.meta.url))
+  // Already compiled (run as dist/bench/swarm/idle-memory.js): the peers run this same file.
+  const peer = script.endsWith('.js') ? { argv: [script], compiled: true, why: 'coordinator compiled' } : peerCommand(root, script)
+  const spawnRole = (role: Role): ChildProcess => fork(peer.argv[peer.argv.length - 1] as string, [], {
+    execArgv: ['--expose-gc', ...peer.argv.slice(0, -1)],
     env: { ...process.env, IDLE_BENCH_ROLE: role, IDLE_BENCH_N: String(n), IDLE_BENCH_PEERS: String(peers) }
   })
   const listener = spawnRole('listener')
@@ -184,7 +195,7 @@ async function coordinate (): Promise<void> {
     const listening = await next(listener, 'listening') as Extract<FromChild, { type: 'listening' }>
     dialer.send({ type: 'dial', addr: listening.addr } satisfies ToChild)
     const ready = await next(dialer, 'ready') as Extract<FromChild, { type: 'ready' }>
-    console.log(JSON.stringify({ phase: 'setup', connections: n, dialerPeers: peers, established: ready.established, failed: ready.failed, setupMs: Math.round(ready.setupMs) }))
+    console.log(JSON.stringify({ phase: 'setup', peersRunFrom: peer.compiled ? 'compiled' : 'tsx', why: peer.why, connections: n, dialerPeers: peers, established: ready.established, failed: ready.failed, setupMs: Math.round(ready.setupMs) }))
     if (ready.failed > 0) throw new Error(`${ready.failed} dials failed`)
     const measured = await Promise.all([listener, dialer].map(async c => {
       const p = next(c, 'measured')
