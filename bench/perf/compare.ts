@@ -94,6 +94,13 @@ async function run (stack: Stack, clientArgs: string[]): Promise<RunResult> {
 const cpu = (u: Line): number => (u.cpuUserSeconds as number) + (u.cpuSystemSeconds as number)
 const peakRss = (r: RunResult): number => Math.max(r.clientUsage.maxRssBytes as number, r.serverUsage.maxRssBytes as number)
 const gbit = (bytes: number, seconds: number): number => bytes * 8 / seconds / 1e9
+/** The JS main threads' share of "CPU per GiB" (bench/perf/usage.ts threadCpuSeconds; Linux only). */
+function recordJsThread (which: 'download' | 'upload', stack: string, r: RunResult): void {
+  const js = (u: Line): number | undefined => (u.threadCpuSeconds as Record<string, number> | undefined)?.['js-main']
+  const c = js(r.clientUsage)
+  const s = js(r.serverUsage)
+  if (c !== undefined && s !== undefined) record(`  of which JS main threads (${which})`, 's/GiB', 'lower', stack, (c + s) / (bulk / GiB))
+}
 
 interface Row { scenario: string, unit: string, better: 'higher' | 'lower', values: Record<string, number> }
 const rows: Row[] = []
@@ -111,6 +118,7 @@ for (const stack of STACKS) {
     const down = await run(stack, ['--mode', 'perf', '--upload', '0', '--download', String(bulk)])
     record('download 1 stream', 'Gbit/s', 'higher', stack.name, gbit(bulk, down.result.seconds as number))
     record('CPU per GiB (download, both)', 's/GiB', 'lower', stack.name, (cpu(down.clientUsage) + cpu(down.serverUsage)) / (bulk / GiB))
+    recordJsThread('download', stack.name, down)
     record('server peak RSS (download)', 'MiB', 'lower', stack.name, (down.serverUsage.maxRssBytes as number) / MiB)
     record('peak RSS, either side (download)', 'MiB', 'lower', stack.name, peakRss(down) / MiB)
   }
@@ -118,6 +126,7 @@ for (const stack of STACKS) {
     const up = await run(stack, ['--mode', 'perf', '--upload', String(bulk), '--download', '0'])
     record('upload 1 stream', 'Gbit/s', 'higher', stack.name, gbit(bulk, up.result.seconds as number))
     record('CPU per GiB (upload, both)', 's/GiB', 'lower', stack.name, (cpu(up.clientUsage) + cpu(up.serverUsage)) / (bulk / GiB))
+    recordJsThread('upload', stack.name, up)
     record('peak RSS, either side (upload)', 'MiB', 'lower', stack.name, peakRss(up) / MiB)
   }
   if (scenarios.has('multi')) {

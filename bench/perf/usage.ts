@@ -11,7 +11,7 @@ export interface Usage {
   cpuUserSeconds: number
   cpuSystemSeconds: number
   maxRssBytes: number
-  /** CPU seconds (user + system) per thread name since the baseline, e.g. node (JS), l2n-io-0 (Linux only). */
+  /** CPU seconds (user + system) per thread name since the baseline: js-main (the JS thread), l2n-io-0 (native I/O), node (V8/libuv helpers). Linux only. */
   threadCpuSeconds?: Record<string, number>
 }
 
@@ -51,7 +51,8 @@ function threadTicks (): Map<string, { name: string, ticks: number }> {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
       // Fields after the parenthesised name, which may itself contain spaces or parentheses.
       const close = stat.lastIndexOf(')')
-      const name = stat.slice(stat.indexOf('(') + 1, close)
+      // The main thread (tid = pid) runs JS; V8's and libuv's helpers are also named "node".
+      const name = tid === String(process.pid) ? 'js-main' : stat.slice(stat.indexOf('(') + 1, close)
       const rest = stat.slice(close + 2).split(' ')
       out.set(tid, { name, ticks: Number(rest[11]) + Number(rest[12]) })  // fields 14 and 15 of proc(5)
     } catch { /* the thread ended */ }
@@ -90,7 +91,7 @@ export function peerCommand (root: string, tsPeer: string): { argv: string[], co
   if (process.env.L2N_BENCH_FROM_SOURCE === '1') return { ...source, why: 'L2N_BENCH_FROM_SOURCE=1' }
   if (!existsSync(compiled)) return { ...source, why: `${relative(root, compiled)} missing (npm run build:ts)` }
   const builtAt = statSync(compiled).mtimeMs
-  const newer = newestSource(root, ['src', 'bench', 'test/helpers'])
+  const newer = newestSource(root, ['src', 'bench/perf', 'test/helpers'])  // what the peers import
   if (newer.mtimeMs > builtAt) return { ...source, why: `dist/ is older than ${relative(root, newer.path)} (npm run build:ts)` }
   return { argv: [compiled], compiled: true, why: 'dist/ up to date' }
 }
