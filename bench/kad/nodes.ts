@@ -33,6 +33,16 @@ const IDLE_CONNECTION_TIMEOUT_MS = 120_000
 /** js: no connection limit and no inbound rate limit on loopback (the defaults, 300 connections and 5 inbound per second per host, would cut a 200-node loopback network). */
 const JS_MAX_CONNECTIONS = 10_000
 const JS_INBOUND_THRESHOLD = 1_000_000
+/** js: inbound connections in their upgrade at once (10 by default; node 0 is dialled by every other node, as in test/helpers/js-libp2p.ts). */
+const JS_MAX_INCOMING_PENDING = 10_000
+/**
+ * js: a failed bootstrap dial is tried this many times in all. js's dial timeouts stay at their
+ * defaults (6 s per address); on the shared 2-core machine (load average 15-20) a dial to node 0,
+ * which every other node dials, once hit the 6 s Noise timeout and ended the set-up.
+ */
+const JS_DIAL_ATTEMPTS = 5
+/** js: a lookup is abandoned after 60 s, as ours ends a query at its queryTimeout (60 s, Rust's). */
+const JS_LOOKUP_LIMIT_MS = 60_000
 
 export interface LookupResult {
   /** Requests the originator sent (ours: the query's stats; js: SEND_QUERY events). */
@@ -40,6 +50,8 @@ export interface LookupResult {
   ms: number
   /** The target is among the result (or is the originator itself). */
   found: boolean
+  /** The lookup failed (js: it threw, e.g. its time limit; ours: the query's error code). */
+  error?: string
 }
 
 export interface BenchNode {
@@ -48,8 +60,8 @@ export interface BenchNode {
   readonly addr: string
   /** Learn the bootstrap peers (ours: add their addresses; js: dial them, as js has no addAddress). */
   connect: (peers: Array<{ peerId: string, addr: string }>) => Promise<void>
-  /** The bootstrap lookup (ours: `bootstrap()`; js: getClosestPeers of itself, as js's bootstrap does). */
-  selfLookup: () => Promise<void>
+  /** The bootstrap lookup (ours: `bootstrap()`; js: getClosestPeers of itself, as js's bootstrap does); resolves to its error, if any. */
+  selfLookup: () => Promise<string | undefined>
   lookup: (target: string) => Promise<LookupResult>
   /** Count inbound FIND_NODE requests whose key is `keyHex` from now on (undefined: stop). */
   watch: (keyHex: string | undefined) => void
@@ -92,14 +104,18 @@ export async function ourNode (): Promise<BenchNode> {
     connect: async peers => {
       for (const p of peers) kad.addAddress(PeerId.parse(p.peerId), multiaddr(p.addr))
     },
-    selfLookup: async () => { await run(k => k.bootstrap()) },
+    selfLookup: async () => {
+      const r = await run(k => k.bootstrap())
+      return r.result.type === 'bootstrap' ? r.result.error : undefined
+    },
     lookup: async target => {
       const t = PeerId.parse(target)
       const t0 = performance.now()
       const r = await run(k => k.getClosestPeers(t))
       const ms = performance.now() - t0
       const found = s.localPeerId.equals(t) || (r.result.type === 'getClosestPeers' && r.result.peers.some(p => p.peer.equals(t)))
-      return { sent: r.stats.requests, ms, found }
+      const error = r.result.type === 'getClosestPeers' ? r.result.error : undefined
+      return { sent: r.stats.requests, ms, found, ...(error !== undefined ? { error } : {}) }
     },
     watch: key => { watchKey = key; count = 0 },
     watched: () => count,
@@ -118,7 +134,11 @@ export async function jsNode (): Promise<BenchNode> {
       identify: identify(),
       dht: kadDHT({ protocol: `${PROTOCOL_PREFIX}/kad/1.0.0`, clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: true })
     },
-    connectionManager: { maxConnections: JS_MAX_CONNECTIONS, inboundConnectionThreshold: JS_INBOUND_THRESHOLD }
+    connectionManager: {
+      maxConnections: JS_MAX_CONNECTIONS,
+      inboundConnectionThreshold: JS_INBOUND_THRESHOLD,
+      maxIncomingPendingConnections: JS_MAX_INCOMING_PENDING
+    }
   })
   // Count served FIND_NODEs by wrapping the DHT's RPC dispatcher (an instance field of
   // @libp2p/kad-dht 16's KadDHT; every inbound message passes through handleMessage).
@@ -138,9 +158,13 @@ export async function jsNode (): Promise<BenchNode> {
     const t0 = performance.now()
     let sent = 0
     let found = node.peerId.equals(t)
-    for await (const ev of node.services.dht.getClosestPeers(t.toMultihash().bytes)) {
-      if (ev.name === 'SEND_QUERY') sent++
-      if (ev.name === 'FINAL_PEER' && ev.peer.id.equals(t)) found = true
+    try {
+      for await (const ev of node.services.dht.getClosestPeers(t.toMultihash().bytes, { signal: AbortSignal.timeout(JS_LOOKUP_LIMIT_MS) })) {
+        if (ev.name === 'SEND_QUERY') sent++
+        if (ev.name === 'FINAL_PEER' && ev.peer.id.equals(t)) found = true
+      }
+    } catch (err) {
+      return { sent, ms: performance.now() - t0, found, error: (err as Error).name }
     }
     return { sent, ms: performance.now() - t0, found }
   }
@@ -148,9 +172,13 @@ export async function jsNode (): Promise<BenchNode> {
     peerId: node.peerId.toString(),
     addr,
     connect: async peers => {
-      for (const p of peers) await node.dial(multiaddr(`${p.addr}/p2p/${p.peerId}`))
+      for (const p of peers) {
+        for (let attempt = 1; ; attempt++) {
+          try { await node.dial(multiaddr(`${p.addr}/p2p/${p.peerId}`)); break } catch (err) { if (attempt >= JS_DIAL_ATTEMPTS) throw err }
+        }
+      }
     },
-    selfLookup: async () => { await lookup(node.peerId.toString()) },
+    selfLookup: async () => (await lookup(node.peerId.toString())).error,
     lookup,
     watch: key => { watchKey = key; count = 0 },
     watched: () => count,

@@ -9,13 +9,16 @@
  * Set-up: start every node; each node i > 0 learns node 0 and node i-1 (ours: addAddress; js: dials
  * them); 2 s for identify; then each node's bootstrap lookup (ours: bootstrap(); js: getClosestPeers
  * of itself), PROCS at a time. Progress lines go to stderr; a set-up that passes setupLimitS is
- * abandoned and reported as such. Then LOOKUPS lookups one at a time: getClosestPeers of node
+ * abandoned and reported as such; a bootstrap lookup that fails is counted (`bootstrapFailed`) and
+ * the set-up goes on. Then LOOKUPS lookups one at a time: getClosestPeers of node
  * rand(N) from node rand(N), the same LCG and seed as side-by-side.bench.ts, so both sides look up
  * the same indices. Per lookup: `sent` = requests the originator sent (ours: query stats; js:
  * SEND_QUERY events), `wire` = FIND_NODE requests for that key that arrived at any node (counted
  * by every worker's receiving side, 100 ms after the lookup ended, so late requests count too),
- * latency = the originator's wall clock around the lookup. Both use α = 3, k = 20 (bench/kad/nodes.ts).
- * Prints one JSON line per side and, with side=both, a Markdown table of the two.
+ * latency = the originator's wall clock around the lookup, `failed` = lookups that ended with an
+ * error (both sides give up after 60 s: ours' queryTimeout, js through an AbortSignal). Both use α = 3, k = 20 (bench/kad/nodes.ts).
+ * Prints one JSON line per side and, with side=both, a Markdown table of the two
+ * (KAD_BENCH_VERBOSE=1 adds one stderr line per lookup).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -35,6 +38,8 @@ const IDENTIFY_SETTLE_MS = 2_000
 const LATE_REQUEST_MS = 100
 /** Bootstrap lookups in flight at once: one per worker, so no event loop runs two. */
 const SETUP_CONCURRENCY = PROCS
+/** KAD_BENCH_VERBOSE=1: one stderr line per lookup. */
+const VERBOSE = process.env.KAD_BENCH_VERBOSE === '1'
 const WORKER = fileURLToPath(new URL('./side-by-side-worker.ts', import.meta.url))
 
 class Worker {
@@ -88,6 +93,7 @@ async function runSide (kind: 'ours' | 'js'): Promise<SideResult> {
     process.stderr.write(`# ${label} ${secs()} s: ${what}, rss ${total} MiB in ${PROCS} processes\n`)
   }
   let stage = 'start'
+  let bootstrapFailed = 0
   let deadline: NodeJS.Timeout | undefined
   const overLimit = new Promise<never>((_resolve, reject) => { deadline = setTimeout(() => reject(new Error(`set-up not finished in ${SETUP_LIMIT_S} s (at: ${stage})`)), SETUP_LIMIT_S * 1000) })
   const nodes: Array<{ w: Worker, local: number, peerId: string, addr: string }> = []
@@ -124,6 +130,7 @@ async function runSide (kind: 'ours' | 'js'): Promise<SideResult> {
         const n = nodes[i] as typeof nodes[number]
         const r = await n.w.call({ cmd: 'selfLookup', node: n.local })
         rss.set(workers.indexOf(n.w), r.rssMiB)
+        if (r.failed !== undefined) { bootstrapFailed++; progress(`bootstrap lookup of node ${i} failed: ${String(r.failed)}`) }
         if (++done % 20 === 0) { stage = `${done} bootstrap lookups`; progress(stage) }
       })
     })()])
@@ -142,6 +149,7 @@ async function runSide (kind: 'ours' | 'js'): Promise<SideResult> {
   const wire: number[] = []
   const ms: number[] = []
   let found = 0
+  let failed = 0
   for (let q = 0; q < LOOKUPS; q++) {
     const from = nodes[rand(N)] as typeof nodes[number]
     const target = nodes[rand(N)] as typeof nodes[number]
@@ -155,6 +163,8 @@ async function runSide (kind: 'ours' | 'js'): Promise<SideResult> {
     wire.push(counts.reduce((a, b) => a + b, 0))
     ms.push(r.ms)
     if (r.found === true) found++
+    if (r.error !== undefined) failed++
+    if (VERBOSE) process.stderr.write(`# ${label} lookup ${q}: ${JSON.stringify({ ...r, wire: wire.at(-1), ms: +r.ms.toFixed(1), id: undefined })}\n`)
   }
   const peaks = await stopAll()
   return {
@@ -163,6 +173,7 @@ async function runSide (kind: 'ours' | 'js'): Promise<SideResult> {
     procs: PROCS,
     lookups: LOOKUPS,
     found,
+    failed,
     medianMessages: median(sent),
     p90Messages: p90(sent),
     medianWire: median(wire),
@@ -170,6 +181,7 @@ async function runSide (kind: 'ours' | 'js'): Promise<SideResult> {
     medianMs: +median(ms).toFixed(1),
     p90Ms: +p90(ms).toFixed(1),
     setupS,
+    bootstrapFailed,
     peakRssMiBSum: peaks.reduce((a, b) => a + b, 0),
     peakRssMiBMax: Math.max(...peaks)
   }
@@ -188,7 +200,7 @@ if (results.length === 2) {
   console.log('| side | found | messages sent (median / p90) | FIND_NODE received (median / p90) | latency (median / p90) | set-up | peak RSS (sum / largest process) |')
   console.log('| --- | --- | --- | --- | --- | --- | --- |')
   for (const r of results) {
-    const setup = r.setupS === null ? `not finished in ${String(r.setupLimitS)} s` : `${String(r.setupS)} s`
-    console.log(`| ${r.side} | ${r.found === undefined ? '—' : `${String(r.found)}/${LOOKUPS}`} | ${cell(r, 'medianMessages', 'p90Messages')} | ${cell(r, 'medianWire', 'p90Wire')} | ${cell(r, 'medianMs', 'p90Ms', ' ms')} | ${setup} | ${String(r.peakRssMiBSum)} / ${r.peakRssMiBMax === undefined ? '—' : String(r.peakRssMiBMax)} MiB |`)
+    const setup = r.setupS === null ? `not finished in ${String(r.setupLimitS)} s` : `${String(r.setupS)} s${r.bootstrapFailed !== 0 ? ` (${String(r.bootstrapFailed)} bootstrap lookups failed)` : ''}`
+    console.log(`| ${r.side} | ${r.found === undefined ? '—' : `${String(r.found)}/${LOOKUPS}${r.failed !== 0 ? ` (${String(r.failed)} failed)` : ''}`} | ${cell(r, 'medianMessages', 'p90Messages')} | ${cell(r, 'medianWire', 'p90Wire')} | ${cell(r, 'medianMs', 'p90Ms', ' ms')} | ${setup} | ${String(r.peakRssMiBSum)} / ${r.peakRssMiBMax === undefined ? '—' : String(r.peakRssMiBMax)} MiB |`)
   }
 }

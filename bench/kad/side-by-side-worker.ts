@@ -31,7 +31,7 @@ async function handle (req: Request): Promise<Record<string, unknown>> {
       for (let i = 0; i < req.count; i++) nodes.push(req.kind === 'ours' ? await ourNode() : await jsNode())
       return { nodes: nodes.map(n => ({ peerId: n.peerId, addr: n.addr })), rssMiB: rssMiB() }
     case 'connect': await at(req.node).connect(req.peers); return {}
-    case 'selfLookup': await at(req.node).selfLookup(); return { rssMiB: rssMiB() }
+    case 'selfLookup': return { rssMiB: rssMiB(), failed: await at(req.node).selfLookup() }
     case 'watch': for (const n of nodes) n.watch(req.key); return {}
     case 'watched': return { count: nodes.reduce((a, n) => a + n.watched(), 0) }
     case 'lookup': return { ...(await at(req.node).lookup(req.target)) }
