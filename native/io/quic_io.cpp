@@ -558,6 +558,9 @@ void QuicIo::start_outbound(Conn& c, uint32_t handle, const std::string& protoco
   s->dialer = std::make_unique<mss::Dialer>(std::move(list), s->optimistic);
   std::vector<uint8_t> out;
   s->dialer->start(out);
+  // Optimistic: the protocol is known now and data may follow at once; count its bytes from the
+  // first send, as TCP does (not only those sent after the listener's confirmation).
+  if (s->optimistic) s->proto_index = th_.host().protocol_index(s->dialer->selected());
   send_owned(c, *s, std::move(out));
   th_.conn_counters(c.slot)[5] += 1;  // streamsOpened
 }
@@ -566,9 +569,6 @@ void QuicIo::open_pending(Conn& c) {
   while (!c.pending_opens.empty()) {
     quic::Connection* qc = engine_conn(c);
     if (qc == nullptr) return;
-  // Optimistic: the protocol is known now and data may follow at once; count its bytes from the
-  // first send, as TCP does (not only those sent after the listener's confirmation).
-  if (s->optimistic) s->proto_index = th_.host().protocol_index(s->dialer->selected());
     auto [handle, protocols] = std::move(c.pending_opens.front());
     c.pending_opens.pop_front();
     size_t before = c.pending_opens.size();
