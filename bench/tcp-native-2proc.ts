@@ -2,6 +2,7 @@
  * Rough two-process figures for the native TCP transport (client here, server in a child process),
  * the shape of the perf benchmark but without js-libp2p, for quick checks while developing:
  *   node --import tsx bench/tcp-native-2proc.ts [--mib 1024] [--setups 300] [--rtt 3000]
+ *     [--security noise|tls|noise,tls]   (TcpOptions.security of both processes; default the transport's)
  * JSON lines: upload and download on one stream (Gbit/s, CPU-s/GiB of both processes), 8-byte
  * round trip p50/p99, sequential connection setup p50/p99, server peak RSS.
  */
@@ -20,11 +21,14 @@ const arg = (name: string, dflt: string): string => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] as string : dflt
 }
 
+const securityArg = arg('security', '')
+const security = securityArg === '' ? {} : { security: securityArg.split(',') as Array<'noise' | 'tls'> }
+
 function makeTransport (): { transport: TcpTransport, peer: string } {
   const privateKey = generateKeyPair('Ed25519')
   const protocols = new StaticProtocolTable(['/sink/1.0.0', '/source/1.0.0', '/echo/1.0.0'])
   const peerId = peerIdFromPrivateKey(privateKey)
-  return { transport: tcp()({ privateKey, peerId, protocols }) as TcpTransport, peer: peerId.toString() }
+  return { transport: tcp(security)({ privateKey, peerId, protocols }) as TcpTransport, peer: peerId.toString() }
 }
 
 async function server (): Promise<void> {
@@ -80,7 +84,7 @@ async function client (): Promise<void> {
   const MIB = Number(arg('mib', '1024'))
   // Compiled (.js, e.g. tsc --outDir): no tsx in the server, so its RSS is the stack's own.
   const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : []
-  const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv })
+  const child = fork(fileURLToPath(import.meta.url), ['--server', ...(securityArg === '' ? [] : ['--security', securityArg])], { execArgv })
   const ask = async <T>(cmd?: string): Promise<T> => await new Promise<T>(resolve => {
     child.once('message', (m) => { resolve(m as T) })
     if (cmd !== undefined) child.send({ cmd })
@@ -88,6 +92,7 @@ async function client (): Promise<void> {
   const { addr } = await ask<{ addr: string }>()
   const { transport } = makeTransport()
   const conn = await transport.dial(multiaddr(addr))
+  console.log(JSON.stringify({ figure: 'encryption', encryption: conn.encryption, security: securityArg === '' ? 'default' : securityArg }))
   const total = MIB * 1024 * 1024
   const serverCpu = async (): Promise<number> => (await ask<{ cpuSeconds: number }>('stats')).cpuSeconds
   const cpuNow = (): number => { const c = process.cpuUsage(); return (c.user + c.system) / 1e6 }
