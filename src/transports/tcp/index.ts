@@ -43,8 +43,8 @@ export function securityProtocols (security: readonly SecurityName[] | undefined
   if (!Array.isArray(names) || names.length === 0) throw new InvalidArgumentError("security must be a non-empty array of 'noise' | 'tls'")
   const ids: string[] = []
   for (const n of names) {
-    const id = (SECURITY_PROTOCOLS as Record<string, string>)[n as string]
-    if (id === undefined || !Object.hasOwn(SECURITY_PROTOCOLS, n)) throw new InvalidArgumentError(`unknown security protocol ${String(n)} (expected 'noise' or 'tls')`)
+    if (typeof n !== 'string' || !Object.hasOwn(SECURITY_PROTOCOLS, n)) throw new InvalidArgumentError(`unknown security protocol ${String(n)} (expected 'noise' or 'tls')`)
+    const id = SECURITY_PROTOCOLS[n as SecurityName]
     if (ids.includes(id)) throw new InvalidArgumentError(`security protocol ${n} listed twice`)
     ids.push(id)
   }
