@@ -44,12 +44,13 @@
  *   but only the pages actually touched.
  * `totalKiB` = (heap + malloc) / 1024 per connection: the figure the target bounds.
  * `eventLoopDelayP99Ms`: perf_hooks.monitorEventLoopDelay (1 ms resolution) over the hold, no GC
- * forced inside it. `setupMs`: first dial to the last identify on the dialer side, with at most
+ * forced inside it; `gcMaxMs`/`gcTotalMs`: V8's GC pauses over the hold (PerformanceObserver 'gc'),
+ * to tell a collector pause from the Swarm's own work in `eventLoopDelayMaxMs`. `setupMs`: first dial to the last identify on the dialer side, with at most
  * DIAL_WINDOW dials in flight.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { SwarmBuilder } from '../../src/core/swarm/builder.ts'
 import { combine } from '../../src/core/combine.ts'
@@ -72,7 +73,7 @@ type FromChild =
   | { type: 'listening', addr: string }
   | { type: 'ready', role: Role, identified: number, established: number, failed: number, setupMs: number }
   | { type: 'measured', role: Role, sample: Sample }
-  | { type: 'held', role: Role, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, pings: number, pingFailures: number, established: number, sample: Sample }
+  | { type: 'held', role: Role, eventLoopDelayP99Ms: number, eventLoopDelayMaxMs: number, gcMaxMs: number, gcTotalMs: number, pings: number, pingFailures: number, established: number, sample: Sample }
 
 const gc = (globalThis as { gc?: () => void }).gc
 
@@ -141,14 +142,24 @@ async function child (role: Role): Promise<void> {
         const pings0 = pings
         const failures0 = pingFailures
         const delay = monitorEventLoopDelay({ resolution: 1 })
+        // GC pauses over the hold, to tell a collector pause from the Swarm's own work in the max.
+        let gcMaxMs = 0
+        let gcTotalMs = 0
+        const gcs = new PerformanceObserver(list => {
+          for (const e of list.getEntries()) { gcTotalMs += e.duration; gcMaxMs = Math.max(gcMaxMs, e.duration) }
+        })
+        gcs.observe({ entryTypes: ['gc'] })
         delay.enable()
         await new Promise(resolve => setTimeout(resolve, m.ms))
         delay.disable()
+        gcs.disconnect()
         send({
           type: 'held',
           role,
           eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
           eventLoopDelayMaxMs: delay.max / 1e6,
+          gcMaxMs,
+          gcTotalMs,
           pings: pings - pings0,
           pingFailures: pingFailures - failures0,
           established: swarms.reduce((sum, s) => sum + s.numEstablished, 0),
@@ -218,6 +229,8 @@ async function coordinate (): Promise<void> {
         pingFailures: h.pingFailures,
         eventLoopDelayP99Ms: Math.round(h.eventLoopDelayP99Ms * 100) / 100,
         eventLoopDelayMaxMs: Math.round(h.eventLoopDelayMaxMs * 100) / 100,
+        gcMaxMs: Math.round(h.gcMaxMs * 100) / 100,
+        gcTotalMs: Math.round(h.gcTotalMs),
         bytesPerConnection: perConnection(h.sample, n)
       }))
     }
