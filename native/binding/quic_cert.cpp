@@ -1,6 +1,14 @@
 // QUIC pieces of the Host binding: the two-step libp2p TLS certificate (TypeScript signs with the
 // host key, see l2n/tls.h) and the QUIC options of new Host(...). Arguments are validated in
 // src/native/host.ts; here a bad one throws a TypeError.
+//
+// TEST ONLY arguments: a certificate that is wrong in one chosen way, for real handshakes in
+// test/transports/quic/bad-certificate.test.ts (expired or not yet valid: quicCertRequest's
+// validity arguments; no libp2p extension: quicCertFinish with two empty arrays). They work only
+// when the environment has LIBP2P_NATIVE_TEST_HOOKS=1 and throw otherwise, so no production node
+// can present such a certificate by accident. (A bad host signature or another key's extension
+// need no hook: they are what the caller signs.)
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -16,14 +24,37 @@ bool u8(const Napi::Value& v, const uint8_t*& p, size_t& n) {
   n = a.ByteLength();
   return true;
 }
+
+// The environment variable that must be "1" for the test-only arguments (see the top of the file).
+constexpr const char* kTestHooksEnv = "LIBP2P_NATIVE_TEST_HOOKS";
+
+// True when test hooks are on; else throws (naming the variable) and returns false.
+bool test_hooks_enabled(Napi::Env env, const char* what) {
+  const char* v = ::getenv(kTestHooksEnv);
+  if (v != nullptr && std::strcmp(v, "1") == 0) return true;
+  Napi::Error::New(env, std::string(what) + " is a test hook: it needs LIBP2P_NATIVE_TEST_HOOKS=1").ThrowAsJavaScriptException();
+  return false;
+}
 }  // namespace
 
 // quicCertRequest() -> Uint8Array: "libp2p-tls-handshake:" || SPKI of a fresh P-256 key, for the
 // host key to sign. A later call replaces the pending request.
+// TEST ONLY: quicCertRequest(notBefore, notAfter) sets the validity (Unix seconds).
 Napi::Value HostWrap::QuicCertRequest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto req = std::make_unique<tls::CertificateRequest>();
-  if (req->generate(static_cast<int64_t>(::time(nullptr))) != tls::Error::kNone) {
+  tls::Error e;
+  if (info.Length() >= 2) {
+    if (!test_hooks_enabled(env, "quicCertRequest(notBefore, notAfter)")) return env.Undefined();
+    if (!info[0].IsNumber() || !info[1].IsNumber()) {
+      Napi::TypeError::New(env, "notBefore and notAfter are Unix seconds").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    e = req->generate(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value());
+  } else {
+    e = req->generate(static_cast<int64_t>(::time(nullptr)));
+  }
+  if (e != tls::Error::kNone) {
     Napi::Error::New(env, "could not generate the QUIC certificate key").ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -36,6 +67,7 @@ Napi::Value HostWrap::QuicCertRequest(const Napi::CallbackInfo& info) {
 
 // quicCertFinish(hostPublicKeyProtobuf, signature) -> undefined: builds the certificate and hands
 // it to the I/O threads (endpoints created afterwards use it).
+// TEST ONLY: two empty arrays build a certificate without the libp2p extension.
 Napi::Value HostWrap::QuicCertFinish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint8_t *kp, *sp;
@@ -45,7 +77,14 @@ Napi::Value HostWrap::QuicCertFinish(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   std::shared_ptr<const tls::Certificate> cert;
-  if (cert_request_->finish(kp, kn, sp, sn, cert) != tls::Error::kNone) {
+  tls::Error e;
+  if (kn == 0 && sn == 0) {
+    if (!test_hooks_enabled(env, "quicCertFinish without a key")) return env.Undefined();
+    e = cert_request_->finish_raw(nullptr, 0, false, cert);
+  } else {
+    e = cert_request_->finish(kp, kn, sp, sn, cert);
+  }
+  if (e != tls::Error::kNone) {
     Napi::Error::New(env, "could not build the QUIC certificate").ThrowAsJavaScriptException();
     return env.Undefined();
   }

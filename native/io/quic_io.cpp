@@ -353,7 +353,15 @@ void QuicIo::on_event(Ep& ep, const quic::Event& ev) {
   Conn* c;
   if (it == ep.by_qid.end()) {
     // A server connection the engine just made (first event: a stream cannot precede the handshake).
-    if (ev.type == quic::EventType::kConnectionClosed) return;  // never announced, never counted
+    if (ev.type == quic::EventType::kConnectionClosed) {
+      // A handshake that failed before it completed (a client certificate we rejected, a peer's
+      // alert, a timeout): never announced nor counted, but the listener hears why, as TCP's.
+      uint32_t code = close_code(ev.error, ev.tls_error);
+      if (code == err::kShutdown || !ep.listener_open) return;
+      L2N_LOG(th_, LogComponent::kQuic, LogLevel::kWarn, 0, code, "inbound handshake failed (code %u)", code);
+      th_.batch().add(Ev::kConnFailed, 0, 0, code, 0, ep.listen_id);
+      return;
+    }
     uint32_t slot;
     if (!th_.acquire_slot(slot)) {
       if (quic::Connection* qc = ep.engine->find(ev.conn)) qc->close(0, th_.now());
@@ -485,7 +493,13 @@ void QuicIo::on_conn_closed(Ep& ep, Conn& c, const quic::Event& ev) {
     th_.batch().add(Ev::kConnClosed, c.id, 0, code);
     th_.hold_slot(c.id, c.slot);
   } else {
-    if (c.outbound || ep.listener_open) th_.batch().add(Ev::kConnFailed, c.id, 0, code, 0, c.outbound ? 0 : ep.listen_id);
+    if (c.outbound || ep.listener_open) {
+      Record& r = th_.batch().add(Ev::kConnFailed, c.id, 0, code, 0, c.outbound ? 0 : ep.listen_id);
+      // A PeerId mismatch names the peer that answered (its certificate checked out otherwise), as TCP's.
+      quic::Connection* qc = ev.tls_error == tls::Error::kPeerIdMismatch ? engine_conn(c) : nullptr;
+      if (qc != nullptr && !qc->remote().peer_id.empty())
+        th_.batch().attach(r, qc->remote().peer_id.data(), qc->remote().peer_id.size());
+    }
     if (c.outbound) th_.hold_slot(c.id, c.slot);  // JS sends kReleaseConn for failed dials too
     else th_.free_slot(c.slot);
   }
