@@ -7,6 +7,7 @@ import type { PeerId } from '../../identity/peer-id.ts'
 import type { ConnectionId, DialId, Endpoint } from '../behaviour.ts'
 import type { ConnectionHandler } from '../handler.ts'
 import type { Connection } from '../transport.ts'
+import type { Stream } from '../stream.ts'
 import type { IdleTimer } from './idle.ts'
 import type { CloseCause } from './events.ts'
 
@@ -30,14 +31,15 @@ export interface EstablishedConnection {
   dirty: boolean
   closing: boolean
   /** Set by a local close, reported in `connectionClosed`. */
-  closeCause?: CloseCause
+  closeCause: CloseCause | undefined
   /** Resolves when a local close finished. */
-  closed?: Promise<void>
-  handlerClosed?: boolean
+  closed: Promise<void> | undefined
+  handlerClosed: boolean
   /** The handler's waker, created once. */
-  wake?: () => void
+  wake: (() => void) | undefined
   /** Listeners on the Connection, removed on close. */
-  detach: () => void
+  readonly onStream: (stream: Stream) => void
+  readonly onClose: (err?: Error) => void
 }
 
 export class ConnectionPool {

@@ -29,6 +29,17 @@ export class Connections {
   private readonly idleTimeout: number
   private readonly streamTimeout: number
 
+  /**
+   * The deadline timer's callback, one for all connections (the connection is the timer's
+   * argument): no closure per arm. The ping handler alone re-arms every connection's timer each
+   * interval, and 10,000 idle connections each kept a closure and its context for it.
+   */
+  private readonly onTimer = (c: EstablishedConnection): void => {
+    c.timer = undefined
+    c.deadline = undefined
+    this.ctx.loop.markDirty(c)
+  }
+
   constructor (ctx: SwarmContext, options: { idleTimeout: number, streamTimeout: number }) {
     this.ctx = ctx
     this.idleTimeout = options.idleTimeout
@@ -41,8 +52,8 @@ export class Connections {
     const peerId = connection.remotePeer
     const now = this.ctx.clock()
     const protocols = handler.listenProtocols()
-    const onStream = (stream: Stream): void => { this.onInboundStream(c, stream) }
-    const onClose = (err?: Error): void => { this.ctx.loop.enqueue(() => { this.onConnectionClosed(c, err) }) }
+    // Every field is set here (none added later), so the record keeps one shape and its fields
+    // stay in the object: no out-of-object property array per connection.
     const c: EstablishedConnection = {
       id: connectionId,
       peerId,
@@ -58,10 +69,12 @@ export class Connections {
       timer: undefined,
       dirty: false,
       closing: false,
-      detach: () => {
-        connection.off('stream', onStream)
-        connection.off('close', onClose)
-      }
+      closeCause: undefined,
+      closed: undefined,
+      handlerClosed: false,
+      wake: undefined,
+      onStream: (stream: Stream): void => { this.onInboundStream(c, stream) },
+      onClose: (err?: Error): void => { this.ctx.loop.enqueue(() => { this.onConnectionClosed(c, err) }) }
     }
     this.ctx.protocols.update([], protocols)
     if (handler.onConnectionEvent !== undefined) {
@@ -71,8 +84,8 @@ export class Connections {
         this.ctx.log.error('handler onConnectionEvent threw', { err })
       }
     }
-    connection.on('stream', onStream)
-    connection.on('close', onClose)
+    connection.on('stream', c.onStream)
+    connection.on('close', c.onClose)
     const numEstablished = this.ctx.pool.add(c)
     if (this.ctx.log.enabled.debug) this.ctx.log.debug('connection established', { connectionId, peer: c.peerKey, role: endpoint.role, transport: connection.transport })
     this.ctx.loop.enqueue(() => {
@@ -87,7 +100,7 @@ export class Connections {
       // First poll: gives the handler its waker and arms its timers.
       this.ctx.loop.markDirty(c)
     })
-    if (connection.status !== 'open') onClose()
+    if (connection.status !== 'open') c.onClose()
   }
 
   private onInboundStream (c: EstablishedConnection, stream: Stream): void {
@@ -169,11 +182,7 @@ export class Connections {
     c.timer = undefined
     c.deadline = deadline
     if (deadline === undefined) return
-    c.timer = setTimeout(() => {
-      c.timer = undefined
-      c.deadline = undefined
-      this.ctx.loop.markDirty(c)
-    }, Math.max(0, Math.ceil(deadline - now)))
+    c.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(deadline - now)), c)
   }
 
   private openOutboundStream (c: EstablishedConnection, protocols: readonly string[], info: unknown, timeoutMs: number): void {
@@ -239,7 +248,7 @@ export class Connections {
 
   /** Tells the handler once, before a local graceful close (so it can end its streams) or after a remote close. */
   private closeHandler (c: EstablishedConnection): void {
-    if (c.handlerClosed === true) return
+    if (c.handlerClosed) return
     c.handlerClosed = true
     try {
       c.handler.onClose?.()
@@ -252,7 +261,8 @@ export class Connections {
     if (this.ctx.pool.get(c.id) !== c) return
     const remaining = this.ctx.pool.remove(c.id)
     c.closing = true
-    c.detach()
+    c.connection.off('stream', c.onStream)
+    c.connection.off('close', c.onClose)
     this.ctx.loop.forget(c)
     if (c.timer !== undefined) clearTimeout(c.timer)
     c.timer = undefined
