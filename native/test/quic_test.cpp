@@ -201,6 +201,63 @@ TEST(handshake_one_rtt_mutual_auth) {
   CHECK(p.server.first(EventType::kConnectionClosed) == nullptr);
 }
 
+// A peer's certificate verified once is only looked up on its next connection (cert_cache.h),
+// and what depends on the connection is still checked: the expected PeerId and the validity.
+TEST(second_connection_reuses_verified_certificate) {
+  Pair p;
+  Connection* c1 = p.dial(p.server_key.peer_id());
+  CHECK(p.handshake(c1));
+  CHECK_EQ(p.client.ep->stats().certificate_cache_hits, uint64_t{0});
+  CHECK_EQ(p.server.ep->stats().certificate_cache_hits, uint64_t{0});
+  p.client.events.clear();
+  p.server.events.clear();
+  Connection* c2 = p.dial(p.server_key.peer_id());
+  CHECK(p.handshake(c2));
+  auto* ch = p.client.first(EventType::kHandshakeCompleted);
+  auto* sh = p.server.first(EventType::kHandshakeCompleted);
+  CHECK(ch && sh && ch->conn == c2->id());
+  CHECK(ch->peer_id == p.server_key.peer_id());
+  CHECK(sh->peer_id == p.client_key.peer_id());
+  CHECK(c2->remote().public_key == p.server_key.proto);
+  CHECK(p.server.ep->find(sh->conn)->remote().public_key == p.client_key.proto);
+  CHECK_EQ(p.client.ep->stats().certificate_cache_hits, uint64_t{1});
+  CHECK_EQ(p.server.ep->stats().certificate_cache_hits, uint64_t{1});
+  // The same (cached) certificate under another expected PeerId is still refused, typed.
+  p.client.events.clear();
+  p.server.events.clear();
+  Connection* c3 = p.dial(HostKey::make(1).peer_id());
+  uint64_t id3 = c3->id();
+  p.net.run([&] { return p.client.first(EventType::kConnectionClosed) != nullptr; });
+  auto* cc = p.client.first(EventType::kConnectionClosed);
+  CHECK(cc && cc->conn == id3);
+  CHECK(cc->error == Error::kCertificateRejected);
+  CHECK(cc->tls_error == l2n::tls::Error::kPeerIdMismatch);
+  CHECK(p.client.first(EventType::kHandshakeCompleted) == nullptr);
+  CHECK_EQ(p.client.ep->stats().certificate_cache_hits, uint64_t{2});
+}
+
+TEST(cached_certificate_still_expires) {
+  auto host = HostKey::make(1);
+  l2n::tls::CertificateRequest req;
+  CHECK(req.generate(kNow - 3600, kNow + 60) == l2n::tls::Error::kNone);
+  auto sig = host.sign(req.message_to_sign());
+  std::shared_ptr<const l2n::tls::Certificate> cert;
+  CHECK(req.finish(host.proto.data(), host.proto.size(), sig.data(), sig.size(), cert) == l2n::tls::Error::kNone);
+  Pair p(EndpointConfig{}, cert);
+  CHECK(p.handshake(p.dial(host.peer_id())));
+  CHECK(p.client.first(EventType::kHandshakeCompleted) != nullptr);
+  p.client.events.clear();
+  p.server.events.clear();
+  p.client.ep->set_unix_time(kNow + 61);  // one second past the certificate's NotAfter
+  p.dial(host.peer_id());
+  p.net.run([&] { return p.client.first(EventType::kConnectionClosed) != nullptr; });
+  auto* cc = p.client.first(EventType::kConnectionClosed);
+  CHECK(cc && cc->error == Error::kCertificateRejected);
+  CHECK(cc->tls_error == l2n::tls::Error::kExpired);
+  CHECK(p.client.first(EventType::kHandshakeCompleted) == nullptr);
+  CHECK_EQ(p.client.ep->stats().certificate_cache_hits, uint64_t{0});
+}
+
 TEST(handshake_every_host_key_type) {
   for (int type : {0, 2, 3}) {
     Pair p;

@@ -70,7 +70,7 @@ int dcid_status_cb(ngtcp2_conn*, compat::cid_status_type type, uint64_t, const n
 int verify_cb(gnutls_session_t session) {
   auto* ref = static_cast<ngtcp2_crypto_conn_ref*>(gnutls_session_get_ptr(session));
   auto* self = from_conn_ref(ref);
-  tls::Error e = tls::verify_session_peer(session, self->ep->unix_now(), self->expected_peer_id, self->peer);
+  tls::Error e = self->ep->verify_peer(session, self->expected_peer_id, self->peer);
   if (e != tls::Error::kNone) {
     self->tls_error = e;
     return -1;  // GnuTLS aborts the handshake with a certificate alert

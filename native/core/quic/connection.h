@@ -12,6 +12,7 @@
 
 #include "l2n/ngtcp2_compat.h"
 #include "l2n/quic.h"
+#include "core/quic/cert_cache.h"
 
 namespace l2n::quic {
 
@@ -74,6 +75,10 @@ class EndpointHooks {
   virtual void remove_reset_token(const ResetToken&) = 0;
   virtual void on_handshake_done(Connection::Impl*) = 0;
   virtual int64_t unix_now() const = 0;
+  // Checks the peer's certificate in `session` (tls::verify_session_peer's contract), through the
+  // endpoint's VerifiedCertificates: a certificate verified before is only looked up.
+  virtual tls::Error verify_peer(gnutls_session_t session, const std::vector<uint8_t>& expected,
+                                 tls::PeerIdentity& out) = 0;
   virtual void mark_dirty(uint64_t conn_id) = 0;  // the connection may have output now
   // The stateless reset token of one of our connection ids (keyed by the endpoint's reset key).
   virtual bool reset_token(const ngtcp2_cid& cid, uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN]) = 0;

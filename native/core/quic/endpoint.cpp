@@ -30,6 +30,7 @@ struct Endpoint::Impl final : EndpointHooks {
   std::deque<Reply> replies;
   size_t handshaking = 0;
   Stats stats;
+  VerifiedCertificates verified;  // peer certificates verified before (cert_cache.h)
   // Timers: a min-heap of (deadline, connection) with lazy deletion: an entry is live only while
   // it equals the connection's armed_deadline. Rebuilt when stale entries pile up.
   struct Timer {
@@ -72,6 +73,20 @@ struct Endpoint::Impl final : EndpointHooks {
     if (c->counted_handshaking) { c->counted_handshaking = false; handshaking--; }
   }
   int64_t unix_now() const override { return unix_time; }
+  tls::Error verify_peer(gnutls_session_t session, const std::vector<uint8_t>& expected,
+                         tls::PeerIdentity& out) override {
+    unsigned n = 0;
+    const gnutls_datum_t* certs = gnutls_certificate_get_peers(session, &n);
+    if (!certs || n != 1) return tls::Error::kChainLength;
+    tls::Error e;
+    if (verified.lookup(certs[0].data, certs[0].size, unix_time, expected, e, out)) {
+      stats.certificate_cache_hits++;
+      return e;
+    }
+    e = tls::verify_certificate(certs[0].data, certs[0].size, unix_time, expected.data(), expected.size(), out);
+    if (e == tls::Error::kNone) verified.insert(certs[0].data, certs[0].size, out);
+    return e;
+  }
   bool reset_token(const ngtcp2_cid& cid, uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN]) override {
     return ngtcp2_crypto_generate_stateless_reset_token(token, reset_key, sizeof reset_key, &cid) == 0;
   }
