@@ -50,32 +50,8 @@ export class Connections {
   register (connectionId: ConnectionId, connection: Connection, handler: AnyHandler, endpoint: Endpoint,
     dialId: DialId | undefined, failedAddresses: Multiaddr[], establishedInMs?: number): void {
     const peerId = connection.remotePeer
-    const now = this.ctx.clock()
     const protocols = handler.listenProtocols()
-    // Every field is set here (none added later), so the record keeps one shape and its fields
-    // stay in the object: no out-of-object property array per connection.
-    const c: EstablishedConnection = {
-      id: connectionId,
-      peerId,
-      peerKey: peerId.toString(),
-      endpoint,
-      connection,
-      handler,
-      dialId,
-      protocols,
-      pendingOutbound: 0,
-      idle: new IdleTimer(this.idleTimeout, now),
-      deadline: undefined,
-      timer: undefined,
-      dirty: false,
-      closing: false,
-      closeCause: undefined,
-      closed: undefined,
-      handlerClosed: false,
-      wake: undefined,
-      onStream: (stream: Stream): void => { this.onInboundStream(c, stream) },
-      onClose: (err?: Error): void => { this.ctx.loop.enqueue(() => { this.onConnectionClosed(c, err) }) }
-    }
+    const c = this.newRecord(connectionId, connection, handler, endpoint, dialId, protocols)
     this.ctx.protocols.update([], protocols)
     if (handler.onConnectionEvent !== undefined) {
       try {
@@ -101,6 +77,42 @@ export class Connections {
       this.ctx.loop.markDirty(c)
     })
     if (connection.status !== 'open') c.onClose()
+  }
+
+  /**
+   * The record of a new connection. Built here rather than in `register` so that the two
+   * listeners' closure context holds only the record: a closure keeps its whole scope's captured
+   * variables alive, and `register`'s scope also holds what step 3's event needs (failed
+   * addresses, the event's fields), which would then live as long as the connection.
+   */
+  private newRecord (id: ConnectionId, connection: Connection, handler: AnyHandler, endpoint: Endpoint,
+    dialId: DialId | undefined, protocols: readonly string[]): EstablishedConnection {
+    const peerId = connection.remotePeer
+    // Every field is set here (none added later), so the record keeps one shape and its fields
+    // stay in the object: no out-of-object property array per connection.
+    const c: EstablishedConnection = {
+      id,
+      peerId,
+      peerKey: peerId.toString(),
+      endpoint,
+      connection,
+      handler,
+      dialId,
+      protocols,
+      pendingOutbound: 0,
+      idle: new IdleTimer(this.idleTimeout, this.ctx.clock()),
+      deadline: undefined,
+      timer: undefined,
+      dirty: false,
+      closing: false,
+      closeCause: undefined,
+      closed: undefined,
+      handlerClosed: false,
+      wake: undefined,
+      onStream: (stream: Stream): void => { this.onInboundStream(c, stream) },
+      onClose: (err?: Error): void => { this.ctx.loop.enqueue(() => { this.onConnectionClosed(c, err) }) }
+    }
+    return c
   }
 
   private onInboundStream (c: EstablishedConnection, stream: Stream): void {
