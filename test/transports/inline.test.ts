@@ -216,6 +216,26 @@ describe('inline I/O mode (ioThreads 0)', () => {
     }
   })
 
+  it('hosts opened and closed in a loop leave no descriptor behind (epoll fd, eventfd, sockets)', async () => {
+    const fds = (): number => readdirSync('/proc/self/fd').length
+    // one round first: lazily created process-wide descriptors are not leaks
+    const warm = await pair(0, 0)
+    await warm.client.transport.close()
+    await warm.server.transport.close()
+    const before = fds()
+    for (let i = 0; i < 20; i++) {
+      const { server, client, conn } = await pair(0, 0)
+      const s = await conn.openStream(ECHO)
+      s.send(Uint8Array.of(i))
+      await s.closeWrite()
+      assert.deepEqual([...await withTimeout(readAll(s), 5000, `echo ${i}`)], [i])
+      await client.transport.close()
+      await server.transport.close()
+    }
+    // each inline host holds an epoll fd and an eventfd, each pair two sockets and a listener
+    assert.ok(fds() <= before + 2, `descriptors ${before} -> ${fds()}`)
+  })
+
   it('a process whose inline transports are closed exits by itself', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'inline-exit-peer.ts')], { encoding: 'utf8', timeout: 30000 })
     assert.equal(r.signal, null, `killed by ${String(r.signal)} (did not exit: a uv handle left open?) ${r.stderr}`)
