@@ -1,7 +1,9 @@
 /**
  * Interop over QUIC with js-libp2p 3 and @chainsafe/libp2p-quic 2.1.1 (quinn + rustls through
- * napi), both directions on loopback: ping, perf upload and download, 16 concurrent streams, and
- * `/p2p/` id mismatches. Our side is the native QUIC transport (src/transports/quic).
+ * napi), both directions on loopback: ping, perf upload and download, 16 concurrent echo streams
+ * (js-libp2p's echo when we dial, ours when it dials), and `/p2p/` id mismatches that must fail
+ * on the dialer (ours: PeerIdMismatchError naming both peers; js-libp2p's: its error, after the
+ * QUIC handshake) while the other side keeps serving. Our side is the native QUIC transport.
  */
 import '../helpers/polyfill.ts'
 import { describe, it, before, after } from 'node:test'
@@ -12,7 +14,6 @@ import { createLibp2p } from 'libp2p'
 import { quic as jsQuic } from '@chainsafe/libp2p-quic'
 import { ping } from '@libp2p/ping'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { Stream as JsStream } from '@libp2p/interface'
 import type { Connection, Listener, TransportContext } from '../../src/core/transport.ts'
 import type { Stream } from '../../src/core/stream.ts'
@@ -74,25 +75,45 @@ async function createJsQuicPeer (): Promise<JsPeer> {
   return node as unknown as JsPeer
 }
 
-interface Ours { context: TransportContext, transport: QuicTransport, listener: Listener | undefined, inbound: Connection[] }
+interface Ours { context: TransportContext, transport: QuicTransport, listener: Listener | undefined, inbound: Connection[], listenerErrors: Error[] }
+
+/** Our echo: everything back, then our FIN after the remote's. */
+async function ourEcho (stream: Stream): Promise<void> {
+  for await (const c of stream) if (!stream.send(c)) await stream.onDrain()
+  await stream.closeWrite()
+}
 
 async function createOurs (listen: boolean): Promise<Ours> {
   const privateKey = generateKeyPair('Ed25519')
   const context: TransportContext = { privateKey, peerId: peerIdFromPrivateKey(privateKey), protocols: new StaticProtocolTable([PING_PROTOCOL, PERF_PROTOCOL, ECHO]) }
   const transport = quic()(context) as QuicTransport
-  const ours: Ours = { context, transport, listener: undefined, inbound: [] }
+  const ours: Ours = { context, transport, listener: undefined, inbound: [], listenerErrors: [] }
   if (listen) {
     ours.listener = await transport.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'))
+    ours.listener.on('error', (err: Error) => { ours.listenerErrors.push(err) })
     ours.listener.on('connection', (conn: Connection) => {
       ours.inbound.push(conn)
       conn.on('stream', (stream: Stream) => {
         if (stream.protocol === PING_PROTOCOL) void handlePingStream(stream).catch(() => {})
         else if (stream.protocol === PERF_PROTOCOL) handlePerfStream(stream).catch(() => {})
+        else if (stream.protocol === ECHO) void ourEcho(stream).catch(() => { stream.reset() })
         else stream.reset()
       })
     })
   }
   return ours
+}
+
+/** Sends `data` on a js-libp2p stream in 16 KiB writes, closes, and returns what came back. */
+async function echoThroughJs (stream: JsStream, data: Uint8Array): Promise<Uint8Array> {
+  const received: Uint8Array[] = []
+  const reading = (async () => { for await (const c of stream) received.push(Uint8Array.from(bytesOf(c))) })()
+  for (let o = 0; o < data.byteLength; o += 16384) {
+    if (!stream.send(data.subarray(o, o + 16384))) await stream.onDrain()
+  }
+  await stream.close()
+  await reading
+  return Buffer.concat(received)
 }
 
 async function echoThroughOurs (stream: Stream, data: Uint8Array): Promise<Uint8Array> {
@@ -157,7 +178,10 @@ describe('quic interop: we dial js-libp2p (@chainsafe/libp2p-quic)', { skip }, (
   it('a dial whose /p2p/ id is not the peer fails with PeerIdMismatchError', { timeout: TEST_MS }, async () => {
     const wrong = peerIdFromPrivateKey(generateKeyPair('Ed25519')).toString()
     const base = (js.getMultiaddrs()[0] as Multiaddr).decapsulateCode(421)
-    await assert.rejects(withTimeout(ours.transport.dial(multiaddr(`${base.toString()}/p2p/${wrong}`)), 'mismatched dial'), PeerIdMismatchError)
+    const err = await withTimeout(ours.transport.dial(multiaddr(`${base.toString()}/p2p/${wrong}`)).then(() => undefined, (e: unknown) => e), 'mismatched dial')
+    assert.ok(err instanceof PeerIdMismatchError, `got ${String(err)}`)
+    assert.equal(err.expected, wrong)
+    assert.equal(err.actual, js.peerId.toString())
     const session = await PingSession.open(conn)
     assert.ok(await withTimeout(session.ping(), 'ping after the failed dial') >= 0)
     await session.close()
@@ -195,11 +219,35 @@ describe('quic interop: js-libp2p (@chainsafe/libp2p-quic) dials us', { skip }, 
     assert.equal(report.downloadBytes, PERF_BYTES)
   })
 
+  it(`${CONCURRENT_STREAMS} concurrent js-libp2p streams through our echo`, { timeout: TEST_MS }, async () => {
+    const jsConn = await withTimeout(js.dial(addr), 'js dial')
+    const payloads = Array.from({ length: CONCURRENT_STREAMS }, () => randomBytes(BYTES_PER_STREAM))
+    const streams = await withTimeout(Promise.all(payloads.map(async () => await jsConn.newStream(ECHO))), 'open js streams')
+    const inbound = ours.inbound.find(c => c.remotePeer.toString() === js.peerId.toString())
+    assert.ok(inbound !== undefined)
+    // all of them open on our side at once, before any is finished
+    await withTimeout((async () => { while (inbound.streams.filter(s => s.protocol === ECHO).length < CONCURRENT_STREAMS) await new Promise(r => setTimeout(r, 5)) })(), `${CONCURRENT_STREAMS} echo streams open on our side`)
+    const got = await withTimeout(Promise.all(streams.map(async (s, i) => await echoThroughJs(s, payloads[i] as Uint8Array))), 'concurrent echo')
+    for (let i = 0; i < CONCURRENT_STREAMS; i++) {
+      assert.equal(createHash('sha256').update(got[i] as Uint8Array).digest('hex'), createHash('sha256').update(payloads[i] as Uint8Array).digest('hex'), `stream ${i}`)
+    }
+  })
+
   it('js-libp2p\'s dial with a wrong /p2p/ id fails, ours keeps serving', { timeout: TEST_MS }, async () => {
     const wrong = peerIdFromPrivateKey(generateKeyPair('Ed25519')).toString()
     const bad = multiaddr(`${(ours.listener?.addrs()[0] as Multiaddr).toString()}/p2p/${wrong}`)
-    await assert.rejects(withTimeout(js.dial(bad), 'js mismatched dial'))
-    assert.equal(peerIdFromString(wrong).toString(), wrong)
+    const inboundBefore = ours.inbound.length
+    const err = await withTimeout(js.dial(bad).then(() => undefined, (e: unknown) => e), 'js mismatched dial')
+    assert.ok(err instanceof Error, 'js-libp2p accepted a peer that is not the one it dialed')
+    assert.match(err.message, new RegExp(`${wrong}.*${ours.context.peerId.toString()}`), `js error: ${err.name}: ${err.message}`)
+    // @chainsafe/libp2p-quic checks the PeerId after the QUIC handshake, so our side saw a
+    // connection from js-libp2p, which js-libp2p then closed
+    await withTimeout((async () => {
+      while (ours.inbound.length === inboundBefore || ours.inbound[inboundBefore]?.status !== 'closed') await new Promise(r => setTimeout(r, 5))
+    })(), 'the mismatched connection closes on our side')
+    assert.equal(ours.inbound[inboundBefore]?.remotePeer.toString(), js.peerId.toString())
+    // every inbound QUIC/TLS handshake with js-libp2p in this suite succeeded, this one included
+    assert.deepEqual(ours.listenerErrors.map(String), [])
     const rtt = await withTimeout(js.services.ping.ping(addr), 'js ping after the failed dial')
     assert.ok(rtt >= 0)
   })
