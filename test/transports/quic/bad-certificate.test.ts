@@ -9,7 +9,6 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Listener, Transport, TransportContext } from '../../../src/core/transport.ts'
 import type { Stream } from '../../../src/core/stream.ts'
@@ -19,6 +18,7 @@ import { nativeCodeOf, protocol } from '../../../src/native/index.ts'
 import { StaticProtocolTable } from '../../../src/utils/protocol-table.ts'
 import { quic } from '../../../src/transports/quic/index.ts'
 import { echo, withTimeout } from '../tcp/helpers.ts'
+import { STEP_MS, Traffic, until } from './helpers.ts'
 import { BadCertificateQuic, badCertificateSpec, enableTestHooks, type BadCertificate } from './test-hooks.ts'
 
 enableTestHooks()
@@ -26,8 +26,6 @@ enableTestHooks()
 const ECHO = '/echo/1.0.0'
 /** Round trips the established connection must make while and after each bad handshake runs. */
 const ROUNDS_PER_CASE = 3
-/** Bound on one step; a healthy one takes milliseconds. */
-const STEP_MS = 5000
 
 /** Each bad certificate and the verifier's verdict (tls::Error name, src/native/protocol.ts TlsErrors). */
 const CASES: Array<{ kind: BadCertificate, error: typeof protocol.TlsErrors[number] }> = [
@@ -44,53 +42,6 @@ function tlsCode (name: typeof protocol.TlsErrors[number]): { code: string, nati
 function context (): TransportContext {
   const privateKey = generateKeyPair('Ed25519')
   return { privateKey, peerId: peerIdFromPrivateKey(privateKey), protocols: new StaticProtocolTable([ECHO]) }
-}
-
-async function until (cond: () => boolean, what: string): Promise<void> {
-  await withTimeout((async () => { while (!cond()) await new Promise(r => setTimeout(r, 2)) })(), STEP_MS, what)
-}
-
-/** Ping-pong of random 4 KiB messages on one echo stream, each reply checked byte for byte. */
-class Traffic {
-  rounds = 0
-  private stopping = false
-  readonly done: Promise<void>
-
-  constructor (stream: Stream) {
-    this.done = this.run(stream)
-    this.done.catch(() => {})  // awaited in stop(); a failure must not go unhandled meanwhile
-  }
-
-  private async run (stream: Stream): Promise<void> {
-    const it = stream[Symbol.asyncIterator]()
-    while (!this.stopping) {
-      const payload = randomBytes(4096)
-      stream.send(payload)
-      const parts: Buffer[] = []
-      let got = 0
-      while (got < payload.length) {
-        const r = await it.next()
-        if (r.done === true) throw new Error('echo stream ended early')
-        parts.push(Buffer.from(r.value))
-        got += r.value.byteLength
-      }
-      if (!Buffer.concat(parts).equals(payload)) throw new Error(`echo ${this.rounds} corrupted`)
-      this.rounds++
-      await new Promise(r => setTimeout(r, 2))
-    }
-    await stream.closeWrite()
-  }
-
-  /** Resolves after `n` more round trips (rejects if the stream failed). */
-  async more (n: number, what: string): Promise<void> {
-    const target = this.rounds + n
-    await withTimeout(Promise.race([this.done.then(() => { throw new Error('traffic stopped') }), until(() => this.rounds >= target, what)]), STEP_MS, what)
-  }
-
-  async stop (): Promise<void> {
-    this.stopping = true
-    await withTimeout(this.done, STEP_MS, 'traffic stops')
-  }
 }
 
 /**

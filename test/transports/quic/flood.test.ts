@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { createSocket, type Socket } from 'node:dgram'
+import type { Socket } from 'node:dgram'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Listener, TransportContext } from '../../../src/core/transport.ts'
 import type { Stream } from '../../../src/core/stream.ts'
@@ -16,6 +16,7 @@ import { generateKeyPair, peerIdFromPrivateKey } from '../../../src/identity/ind
 import { StaticProtocolTable } from '../../../src/utils/protocol-table.ts'
 import { quic, type QuicOptions, type QuicTransport } from '../../../src/transports/quic/index.ts'
 import { echo, readAll, withTimeout } from '../tcp/helpers.ts'
+import { bound, recordInitials } from './helpers.ts'
 
 const ECHO = '/echo/1.0.0'
 /** Distinct Initials replayed: above the endpoint's max_handshaking (256, l2n/quic.h), so the bound is exercised. */
@@ -25,33 +26,6 @@ function makeNode (options: QuicOptions = {}): QuicTransport {
   const privateKey = generateKeyPair('Ed25519')
   const context: TransportContext = { privateKey, peerId: peerIdFromPrivateKey(privateKey), protocols: new StaticProtocolTable([ECHO]) }
   return quic(options)(context) as QuicTransport
-}
-
-async function bound (type: 'udp4'): Promise<Socket> {
-  const s = createSocket(type)
-  await new Promise<void>(resolve => { s.bind(0, '127.0.0.1', resolve) })
-  return s
-}
-
-/** First Initial of each of `n` dials to a recording socket, keyed by destination connection id. */
-async function recordInitials (n: number): Promise<Buffer[]> {
-  const trap = await bound('udp4')
-  const port = trap.address().port
-  const byDcid = new Map<string, Buffer>()
-  trap.on('message', (msg: Buffer) => {
-    // long header, v1, type Initial (bits 4-5 = 00), at least 1200 bytes (RFC 9000 14.1)
-    if (msg.length < 1200 || ((msg[0] as number) & 0xf0) !== 0xc0 || msg.readUInt32BE(1) !== 1) return
-    const dcid = msg.subarray(6, 6 + (msg[5] as number)).toString('hex')
-    if (!byDcid.has(dcid)) byDcid.set(dcid, Buffer.from(msg))
-  })
-  // An I/O thread of its own: inline (ioThreads 0) this thread would send all n Initials before it
-  // reads any, and the trap's receive buffer (rmem_default) holds about 90 of them.
-  const dialer = makeNode({ handshakeTimeoutMs: 500, ioThreads: 1 })
-  const dials = Array.from({ length: n }, async () => await dialer.dial(multiaddr(`/ip4/127.0.0.1/udp/${port}/quic-v1`)).catch(() => undefined))
-  await Promise.all(dials)
-  await dialer.close()
-  trap.close()
-  return [...byDcid.values()]
 }
 
 describe('native quic: a flood of Initials from many ports', () => {
