@@ -12,9 +12,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import type { Connection } from '../../src/core/transport.ts'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Connection, Transport, TransportFactory } from '../../src/core/transport.ts'
 import type { Stream } from '../../src/core/stream.ts'
 import { ConnectionClosedError, StreamResetError, UnsupportedProtocolError } from '../../src/core/errors.ts'
+import { makeContext } from '../helpers/node-context.ts'
 
 export interface ConnectedPair {
   /** The dialer's side. */
@@ -29,6 +31,31 @@ export interface ConnectedPair {
 
 /** Builds a connected pair whose server accepts `serverProtocols` on inbound streams. */
 export type PairFactory = (serverProtocols: string[]) => Promise<ConnectedPair>
+
+/** Native transports count bytes per protocol; the suite checks those counters where they exist. */
+type WithProtocolCounters = Transport & { protocolCounters?: () => Map<string, { bytesIn: number, bytesOut: number, streams: number }> }
+
+/**
+ * The PairFactory of a transport that listens on and dials real addresses (native TCP, QUIC): a
+ * fresh listening and dialing transport per pair, each with its own identity.
+ */
+export function listenDialPair (factory: TransportFactory, listenAddr: string): PairFactory {
+  return async (serverProtocols) => {
+    const st = factory(makeContext(serverProtocols))
+    const ct: WithProtocolCounters = factory(makeContext())
+    const listener = await st.listen(multiaddr(listenAddr))
+    const accepted = new Promise<Connection>(resolve => { listener.once('connection', resolve) })
+    const client = await ct.dial(listener.addrs()[0] as Multiaddr)
+    const server = await accepted
+    const counters = ct.protocolCounters?.bind(ct)
+    return {
+      client,
+      server,
+      close: async () => { await ct.close(); await st.close() },
+      protocolCounters: counters === undefined ? undefined : (p) => counters().get(p)
+    }
+  }
+}
 
 export interface ComplianceOptions {
   /** Bytes a non-reading receiver must make the sender stop at (send() false) within. Default 64 MiB. */
