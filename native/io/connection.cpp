@@ -1140,7 +1140,10 @@ void Connection::write_socket() {
   }
   if (out_sent_ == out_len_ && !open_msg_) {
     out_sent_ = out_len_ = 0;
-    if (out_cap_ > kKeepOutputBuffer && sendlist_.empty()) {
+    // Freed whenever it drains, whatever its size: an idle connection then holds no output
+    // buffer (16 KiB each was most of the native memory of 10,000 idle connections:
+    // bench/swarm/idle-memory.ts), and a busy one gets it back from the allocator's cache.
+    if (out_cap_ != 0 && sendlist_.empty()) {
       mem::free(out_, out_cap_);
       out_ = nullptr;
       out_cap_ = 0;
