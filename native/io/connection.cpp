@@ -802,7 +802,7 @@ void Connection::schedule(StreamState& st) {
 
 void Connection::queue_stream_bytes(StreamState& st, std::vector<uint8_t>&& bytes, bool front) {
   StreamState::Pending item{nullptr, static_cast<uint32_t>(bytes.size()), 0, false, std::move(bytes)};
-  item.p = item.owned.data();  // a moved vector keeps its heap buffer, so p stays valid in the deque
+  item.p = item.owned.data();  // a moved vector keeps its heap buffer, so p stays valid in the queue
   if (front) {
     st.sendq.push_front(std::move(item));
   } else {

@@ -30,7 +30,6 @@
 // Any protocol error closes only this connection, with an l2n::err code in the record.
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +37,7 @@
 #include <vector>
 
 #include "io/boundary.h"
+#include "io/fifo.h"
 #include "io/slab.h"
 #include "io/socket.h"
 #include "l2n/multistream.h"
@@ -66,7 +66,7 @@ struct StreamState {
   uint32_t proto = 0xffffffffu; // index for per-protocol counters
   bool paused = false;
   uint64_t unconsumed = 0;      // delivered while paused: window granted on resume
-  std::deque<Pending> sendq;
+  Fifo<Pending> sendq;
   bool in_sendlist = false;
   bool fin_requested = false;
   bool fin_sent = false;
@@ -204,10 +204,10 @@ class Connection {
   // streams
   std::unordered_map<uint32_t, std::unique_ptr<StreamState>> by_yid_;
   std::unordered_map<uint32_t, StreamState*> by_handle_;  // outbound handles (inbound: kNativeIdBit|yid)
-  std::deque<StreamState*> sendlist_;
+  Fifo<StreamState*> sendlist_;
   // (deadline, yamux id) of streams negotiating their protocol, in creation order (constant
   // timeout, so the front is the earliest); entries of streams done meanwhile are skipped.
-  std::deque<std::pair<uint64_t, uint32_t>> negotiating_;
+  Fifo<std::pair<uint64_t, uint32_t>> negotiating_;
   std::vector<StreamState*> written_dirty_;
 };
 
