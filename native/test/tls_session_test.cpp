@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 
+#include "core/tls/gnutls_glue.h"
 #include "tls_helpers.h"
 
 using namespace l2n_test;
@@ -45,6 +46,68 @@ std::vector<uint8_t> drain(Session& s) {
     got.insert(got.end(), buf.begin(), buf.begin() + long(n));
   }
 }
+
+// The groups of the key_share extension (RFC 8446 4.2.8) of the ClientHello that starts `wire`
+// (one TLS record), or {0xffff} if it cannot be found.
+std::vector<uint16_t> key_share_groups(const std::vector<uint8_t>& wire) {
+  auto u16 = [&](size_t i) { return static_cast<uint16_t>(wire[i] << 8 | wire[i + 1]); };
+  // record header 5, handshake header 4, legacy_version 2, random 32
+  size_t p = 5 + 4 + 2 + 32;
+  if (wire.size() < p + 1 || wire[0] != 22 || wire[5] != 1) return {0xffff};
+  p += 1 + wire[p];                                   // legacy_session_id
+  if (wire.size() < p + 2) return {0xffff};
+  p += 2 + u16(p);                                    // cipher_suites
+  if (wire.size() < p + 1) return {0xffff};
+  p += 1 + wire[p];                                   // legacy_compression_methods
+  if (wire.size() < p + 2) return {0xffff};
+  size_t end = p + 2 + u16(p);
+  p += 2;
+  while (p + 4 <= end && end <= wire.size()) {
+    uint16_t type = u16(p), len = u16(p + 2);
+    p += 4;
+    if (type == 0x0033) {  // key_share: client_shares<2..>, each group(2) + key_exchange<2..>
+      std::vector<uint16_t> groups;
+      size_t q = p + 2, qend = p + 2 + u16(p);
+      while (q + 4 <= qend) { groups.push_back(u16(q)); q += 4 + u16(q + 2); }
+      return groups;
+    }
+    p += len;
+  }
+  return {0xffff};
+}
+
+// A plain GnuTLS client with the libp2p certificate of `key` and the given groups, bytes through
+// memory (for talking to our Session server the way another implementation would).
+struct RawClient {
+  gnutls_session_t s = nullptr;
+  std::shared_ptr<const l2n::tls::Certificate> cert;
+  std::vector<uint8_t> in, out;
+  size_t in_off = 0;
+  RawClient(const HostKey& key, const char* priorities) : cert(make_cert(key)) {
+    CHECK(gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_TICKETS) == 0);
+    CHECK(gnutls_priority_set_direct(s, priorities, nullptr) == 0);
+    CHECK(gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cert->impl().cred) == 0);
+    gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(l2n::tls::kAlpn.data())),
+                        static_cast<unsigned>(l2n::tls::kAlpn.size())};
+    CHECK(gnutls_alpn_set_protocols(s, &alpn, 1, 0) == 0);
+    gnutls_transport_set_ptr(s, this);
+    gnutls_transport_set_push_function(s, [](gnutls_transport_ptr_t p, const void* d, size_t n) -> ssize_t {
+      auto* c = static_cast<RawClient*>(p);
+      c->out.insert(c->out.end(), static_cast<const uint8_t*>(d), static_cast<const uint8_t*>(d) + n);
+      return static_cast<ssize_t>(n);
+    });
+    gnutls_transport_set_pull_function(s, [](gnutls_transport_ptr_t p, void* d, size_t n) -> ssize_t {
+      auto* c = static_cast<RawClient*>(p);
+      size_t avail = c->in.size() - c->in_off;
+      if (avail == 0) { gnutls_transport_set_errno(c->s, EAGAIN); return -1; }
+      n = std::min(n, avail);
+      std::memcpy(d, c->in.data() + c->in_off, n);
+      c->in_off += n;
+      return static_cast<ssize_t>(n);
+    });
+  }
+  ~RawClient() { gnutls_deinit(s); }
+};
 
 }  // namespace
 
@@ -313,6 +376,41 @@ TEST(session_close_notify_ends_stream) {
   CHECK(d.server->feed(wire.data(), wire.size()));
   CHECK(drain(*d.server) == msg);
   CHECK(d.server->error() == SessionError::kClosed);
+}
+
+// Our client offers exactly one key share, X25519 (0x001d): GnuTLS shares the first group of each
+// key type in the priority list, and a P-256 share would cost a key generation per dial that
+// libp2p servers never use (gnutls_glue.h kClientPriorities).
+TEST(session_client_hello_shares_only_x25519) {
+  Duo d;
+  CHECK(d.client->start());
+  std::vector<uint8_t> hello;
+  d.client->poll_output(hello);
+  CHECK(key_share_groups(hello) == std::vector<uint16_t>{0x001d});
+  CHECK(d.server->feed(hello.data(), hello.size()));
+  d.pump();
+  CHECK(d.client->done() && d.server->done());
+}
+
+// Our server still serves a client that supports only P-256 (after a HelloRetryRequest), so
+// dropping P-256 from the client's list changed nothing for other implementations dialing us.
+TEST(session_server_accepts_p256_only_client) {
+  HostKey ck = HostKey::make(1), sk = HostKey::make(1);
+  Session server(SessionConfig{true, make_cert(sk), {}, kNow, {}});
+  RawClient c(ck, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-SECP256R1:%DISABLE_TLS13_COMPAT_MODE");
+  int rv = GNUTLS_E_AGAIN;
+  for (int round = 0; round < 10 && rv < 0; round++) {
+    rv = gnutls_handshake(c.s);
+    if (rv < 0 && rv != GNUTLS_E_AGAIN) break;
+    if (round == 0) CHECK(key_share_groups(c.out) == std::vector<uint16_t>{0x0017});
+    CHECK(server.feed(c.out.data(), c.out.size()));
+    c.out.clear();
+    server.poll_output(c.in);
+  }
+  CHECK(rv == 0);
+  CHECK(gnutls_group_get(c.s) == GNUTLS_GROUP_SECP256R1);
+  CHECK(server.done());
+  CHECK(server.remote().peer_id == ck.peer_id());
 }
 
 TEST_MAIN()

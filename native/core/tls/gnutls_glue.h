@@ -20,9 +20,20 @@ struct Certificate::Impl {
 };
 
 // TLS 1.3 only (spec: MUST NOT negotiate lower versions); the AEADs QUIC can use (RFC 9001 5.3:
-// not CCM_8); middlebox compatibility mode off (RFC 9001 8.4). X25519 first: the key share the
-// client sends, every libp2p implementation supports it.
-inline constexpr const char* kPriorities =
+// not CCM_8); middlebox compatibility mode off (RFC 9001 8.4).
+// Groups differ by side. GnuTLS's client sends a key share for its first group of each key type
+// (X25519, then the first NIST curve), so any NIST group in the client's list costs a P-256 key
+// generation per dial (~50 us with nettle) that no libp2p server uses: rust-libp2p (rustls),
+// go-libp2p (crypto/tls), js-libp2p's QUIC (@chainsafe/libp2p-quic: rustls) and js-libp2p's
+// @libp2p/tls (Node's OpenSSL) all support X25519 and choose it when the client shared it (a
+// server only answers HelloRetryRequest for a group the client listed without a share, and the
+// client lists only X25519). So the client offers X25519 alone. The server keeps P-256 and P-384
+// after X25519 (it makes a key only for the group it selects, so they cost nothing while a client
+// shares X25519), so a client without X25519 still connects after one HelloRetryRequest.
+inline constexpr const char* kClientPriorities =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+    "-GROUP-ALL:+GROUP-X25519:%DISABLE_TLS13_COMPAT_MODE";
+inline constexpr const char* kServerPriorities =
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
     "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:%DISABLE_TLS13_COMPAT_MODE";
 
