@@ -607,6 +607,26 @@ TEST(pair_window_stays_small_for_slow_reader) {
   CHECK_EQ(r.max_window_seen, kInitialWindow);
 }
 
+TEST(pair_window_grows_on_short_rtt_with_floor) {
+  // Loopback-like RTT (100 us): a reader taking 256 KiB per ~1.6 ms (160 KiB per ms) is slower
+  // than 2 measured RTTs, but faster than 2 * min_growth_rtt_ns (2 ms): the window grows.
+  Config cfg;
+  cfg.rtt_probe_interval_ns = 50'000'000;
+  PairResult r = run_pair(cfg, 16ull << 20, 50'000, 160 * 1024, 10'000'000'000ull);
+  CHECK(r.ok);
+  CHECK(r.max_window_seen > kInitialWindow);
+  // Without the floor the same reader never grows its window.
+  Config raw = cfg;
+  raw.min_growth_rtt_ns = 0;
+  PairResult n = run_pair(raw, 16ull << 20, 50'000, 160 * 1024, 10'000'000'000ull);
+  CHECK(n.ok);
+  CHECK_EQ(n.max_window_seen, kInitialWindow);
+  // A reader slower than the floor allows (256 KiB per ~3.2 ms) does not grow either.
+  PairResult slow = run_pair(cfg, 4ull << 20, 50'000, 80 * 1024, 10'000'000'000ull);
+  CHECK(slow.ok);
+  CHECK_EQ(slow.max_window_seen, kInitialWindow);
+}
+
 TEST(pair_without_rtt_does_not_grow) {
   Config cfg = no_probe();
   PairResult r = run_pair(cfg, 16ull << 20, 5'000'000, 0, 10'000'000'000ull);

@@ -9,7 +9,8 @@
 //   stream measures how long its reader takes to consume one window's worth. Under 2 RTT means the
 //   window, not the reader, limits throughput: the window doubles (and the extra credit goes out
 //   with the next update), up to Config::max_stream_window and within the session growth budget.
-//   With no RTT sample yet, windows do not grow.
+//   With no RTT sample yet, windows do not grow; the RTT used is at least
+//   Config::min_growth_rtt_ns (a ping on loopback underestimates how long an update takes to act).
 // - RTT: our own pings (SYN with a counter as opaque value, answered with ACK), smoothed with the
 //   RFC 6298 gain of 1/8.
 #include "l2n/yamux.h"
@@ -305,7 +306,8 @@ void Session::consume(uint32_t id, uint32_t n, uint64_t now_ns) {
   s->consumed_epoch += n;
   if (s->consumed_epoch >= s->window) {
     // A window's worth consumed: grow if that took under 2 RTT (see the notes at the top).
-    if (rtt_ns_ != 0 && now_ns - s->epoch_start_ns < 2 * rtt_ns_ && s->window < cfg_.max_stream_window) {
+    const uint64_t rtt = std::max(rtt_ns_, cfg_.min_growth_rtt_ns);
+    if (rtt_ns_ != 0 && now_ns - s->epoch_start_ns < 2 * rtt && s->window < cfg_.max_stream_window) {
       const uint64_t budget = cfg_.max_session_window_growth - std::min(window_growth_, cfg_.max_session_window_growth);
       const uint64_t extra = std::min<uint64_t>({s->window, cfg_.max_stream_window - s->window, budget});
       s->window += static_cast<uint32_t>(extra);

@@ -67,6 +67,14 @@ struct Config {
   // again this long after each pong. 10 s: one 12-byte frame per 10 s per connection. 0 = never
   // (then windows grow only after pings sent with ping()).
   uint64_t rtt_probe_interval_ns = 10'000'000'000ull;
+  // Smallest RTT the growth rule assumes. Our ping is answered by the remote's I/O thread, so on
+  // loopback or a LAN it measures 30-200 us, while a window update really takes longer to turn
+  // into data (both I/O threads must run, behind other sockets and the JS hand-off): with the raw
+  // sample a 256 KiB window had to drain in < 2 samples (> 10 Gbit/s) to grow, so whether a
+  // connection ever grew depended on how busy the machine was when its one ping went out, and the
+  // same transfer ran at 8 or 12 Gbit/s (bench/swarm/perf-overhead.ts). 1 ms: a stream grows once
+  // its reader takes a window in < 2 ms (> 1 Gbit/s); a slower reader still never grows.
+  uint64_t min_growth_rtt_ns = 1'000'000;
 };
 
 enum class Error : uint8_t {
