@@ -58,13 +58,35 @@ export function withPeerId (addr: Multiaddr, peerId: PeerId): Multiaddr {
 
 export type IpTransport = 'tcp' | 'udp' | 'quic-v1'
 
+/**
+ * Addresses recently made by ipPortToMultiaddr, by transport, ip and port (most recent last).
+ * Every native connection asks for its remote and local address, and parsing them cost ~8 us each
+ * (CPU profile of the QUIC connection-setup bench, about a tenth of the listener's JS per
+ * connection) although they repeat: one listen address for all inbound connections, one UDP
+ * socket port for all of a QUIC dialer's connections. Multiaddr objects are immutable, so
+ * connections can share one.
+ */
+const addrCache = new Map<string, Multiaddr>()
+/** Entries kept: the distinct local/remote address pairs of a busy node's recent connections; ~200 B each. */
+const ADDR_CACHE_SIZE = 256
+
 /** `/ip4/<ip>/tcp/<port>`, `/ip6/…/udp/<port>`, or `/ip…/udp/<port>/quic-v1`. */
 export function ipPortToMultiaddr (ip: string, port: number, transport: IpTransport = 'tcp'): Multiaddr {
+  const key = `${transport} ${ip} ${port}`
+  const cached = addrCache.get(key)
+  if (cached !== undefined) {
+    addrCache.delete(key)  // keep the most recently used last (evicted last)
+    addrCache.set(key, cached)
+    return cached
+  }
   const family = isIPv4(ip) ? 'ip4' : isIPv6(ip) ? 'ip6' : undefined
   if (family === undefined) throw new InvalidArgumentError(`not an IP address: ${ip}`)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`invalid port ${port}`)
   const base = `/${family}/${ip}/${transport === 'tcp' ? 'tcp' : 'udp'}/${port}`
-  return multiaddr(transport === 'quic-v1' ? `${base}/quic-v1` : base)
+  const addr = multiaddr(transport === 'quic-v1' ? `${base}/quic-v1` : base)
+  if (addrCache.size >= ADDR_CACHE_SIZE) addrCache.delete(addrCache.keys().next().value as string)
+  addrCache.set(key, addr)
+  return addr
 }
 
 export interface IpPort {

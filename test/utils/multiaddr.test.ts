@@ -41,6 +41,19 @@ test('ip/port to multiaddr and back, IPv4 and IPv6, tcp, udp and quic-v1', () =>
   assert.throws(() => ipPortToMultiaddr('1.2.3.4', 70000), InvalidArgumentError)
 })
 
+test('ipPortToMultiaddr reuses the address it made for the same transport, ip and port', () => {
+  const a = ipPortToMultiaddr('10.9.8.7', 4242, 'quic-v1')
+  assert.equal(ipPortToMultiaddr('10.9.8.7', 4242, 'quic-v1'), a)  // the same immutable object
+  assert.equal(a.toString(), '/ip4/10.9.8.7/udp/4242/quic-v1')
+  assert.equal(ipPortToMultiaddr('10.9.8.7', 4242, 'tcp').toString(), '/ip4/10.9.8.7/tcp/4242')
+  assert.equal(ipPortToMultiaddr('10.9.8.7', 4242, 'udp').toString(), '/ip4/10.9.8.7/udp/4242')
+  assert.equal(ipPortToMultiaddr('10.9.8.7', 4243, 'quic-v1').toString(), '/ip4/10.9.8.7/udp/4243/quic-v1')
+  // Past the cache's bound, old entries are dropped and still come back right.
+  for (let p = 1; p <= 600; p++) assert.equal(ipPortToMultiaddr('::1', p, 'tcp').toString(), `/ip6/::1/tcp/${p}`)
+  assert.equal(ipPortToMultiaddr('::1', 1, 'tcp').toString(), '/ip6/::1/tcp/1')
+  assert.throws(() => ipPortToMultiaddr('10.9.8.7', 70000, 'quic-v1'), InvalidArgumentError)
+})
+
 test('--server-address forms: ip:port, [ipv6]:port, multiaddr with and without /p2p/', () => {
   assert.equal(parseServerAddress('1.2.3.4:4001').addr.toString(), '/ip4/1.2.3.4/tcp/4001')
   assert.equal(parseServerAddress('1.2.3.4:4001', 'quic-v1').addr.toString(), '/ip4/1.2.3.4/udp/4001/quic-v1')
