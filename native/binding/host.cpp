@@ -377,8 +377,18 @@ bool HostWrap::deliver_batch() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   size_t nrec = batch_.records.size();
-  Napi::ArrayBuffer rab = Napi::ArrayBuffer::New(env, nrec * sizeof(io::Record));
-  std::memcpy(rab.Data(), batch_.records.data(), nrec * sizeof(io::Record));
+  // Raw call first: when JS cannot run any more (a worker being terminated, env teardown) it fails
+  // with a status, where node-addon-api would throw a Napi::Error whose construction is itself
+  // fatal. Nobody will read these records then: drop them and JS's slab references.
+  void* rdata = nullptr;
+  napi_value rab_raw;
+  if (napi_create_arraybuffer(env, nrec * sizeof(io::Record), &rdata, &rab_raw) != napi_ok) {
+    for (io::Slab* s : batch_.slabs) io::SlabPool::unref(s);
+    batch_.clear();
+    return false;
+  }
+  Napi::ArrayBuffer rab(env, rab_raw);
+  std::memcpy(rdata, batch_.records.data(), nrec * sizeof(io::Record));
   Napi::Uint32Array records = Napi::Uint32Array::New(env, nrec * 8, rab, 0);
   Napi::ArrayBuffer bab = Napi::ArrayBuffer::New(env, batch_.blob.size());
   if (!batch_.blob.empty()) std::memcpy(bab.Data(), batch_.blob.data(), batch_.blob.size());
@@ -405,10 +415,17 @@ bool HostWrap::deliver_batch() {
     }
   }
   batch_.clear();
-  try {
-    on_events_.MakeCallback(self, {records, blob, slabs, objects}, *async_context_);
-  } catch (const Napi::Error& e) {
-    napi_fatal_exception(env, e.Value());
+  // Raw call: node-addon-api's MakeCallback turns a failure into a Napi::Error, and building one
+  // is fatal when the failure is a worker's termination. A thrown value is surfaced as uncaught, as
+  // before; no value (the isolate is terminating) means nobody is left to tell.
+  napi_value argv[4] = {records, blob, slabs, objects};
+  napi_value result;
+  if (napi_make_callback(env, *async_context_, self, on_events_.Value(), 4, argv, &result) != napi_ok) {
+    napi_value exc = nullptr;
+    napi_valuetype t = napi_undefined;
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok && exc != nullptr &&
+        napi_typeof(env, exc, &t) == napi_ok && t != napi_undefined)
+      napi_fatal_exception(env, exc);
   }
   return true;
 }

@@ -236,6 +236,13 @@ describe('inline I/O mode (ioThreads 0)', () => {
     assert.ok(fds() <= before + 2, `descriptors ${before} -> ${fds()}`)
   })
 
+  it('a worker terminated in the middle of inline traffic does not take the process down', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'inline-worker-peer.ts')], { encoding: 'utf8', timeout: 60000 })
+    assert.equal(r.signal, null, `killed by ${String(r.signal)} ${r.stderr}`)
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /terminated a busy inline worker/)
+  })
+
   it('a process whose inline transports are closed exits by itself', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'inline-exit-peer.ts')], { encoding: 'utf8', timeout: 30000 })
     assert.equal(r.signal, null, `killed by ${String(r.signal)} (did not exit: a uv handle left open?) ${r.stderr}`)
