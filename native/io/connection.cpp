@@ -92,6 +92,13 @@ void Connection::rearm_timer() {
 
 void Connection::start() {
   phase_ = Phase::kSecurity;
+  // The endpoints are read now, while the socket is surely connected: by the time the connection
+  // is announced the remote may have closed it already (getpeername fails with ENOTCONN), and JS
+  // needs both addresses (a js-libp2p dialer that closes at once after a PeerId mismatch did that).
+  SockAddr ra, la;
+  if (!peer_addr(fd_, ra)) return fail(err::kEof);
+  describe_addr(ra, family_, remote_host_, remote_port_);
+  if (local_addr(fd_, la)) describe_addr(la, family_, local_host_, local_port_);
   const std::vector<std::string>* offer = &th_.host().config().security;
   if (outbound_) {
     // One protocol: optimistic, "/multistream/1.0.0\n/noise\n" and Noise message 1 (or
@@ -527,23 +534,17 @@ void Connection::open_connection() {
   std::vector<uint8_t>& b = th_.batch().blob;
   Record& r = th_.batch().add(Ev::kConnOpen, id_, 0, slot_, outbound_ ? 1 : 0, listen_id_);
   r.blob_off = static_cast<uint32_t>(b.size());
-  SockAddr ra, la;
-  int fam = 4;
-  std::string rh, lh;
-  uint16_t rp = 0, lp = 0;
-  if (peer_addr(fd_, ra)) describe_addr(ra, fam, rh, rp);
-  if (local_addr(fd_, la)) describe_addr(la, fam, lh, lp);
   put_str(b, remote_peer_);
-  put_str(b, rh);
-  put_str(b, lh);
-  put16(b, rp);
-  put16(b, lp);
-  b.push_back(static_cast<uint8_t>(fam));
+  put_str(b, remote_host_);
+  put_str(b, local_host_);
+  put16(b, remote_port_);
+  put16(b, local_port_);
+  b.push_back(static_cast<uint8_t>(family_));
   b.push_back(early_muxer_ ? 1 : 0);
   b.push_back(security_ == Security::kTls ? 1 : 0);  // the security protocol (0 /noise, 1 /tls/1.0.0)
   r.blob_len = static_cast<uint32_t>(b.size() - r.blob_off);
   L2N_LOG(th_, LogComponent::kTcp, LogLevel::kDebug, id_, 0, "connection upgraded (%s %s:%u, %s + yamux%s)",
-          outbound_ ? "outbound to" : "inbound from", rh.c_str(), rp, security_ == Security::kTls ? "tls" : "noise",
+          outbound_ ? "outbound to" : "inbound from", remote_host_.c_str(), remote_port_, security_ == Security::kTls ? "tls" : "noise",
           early_muxer_ ? ", early muxer negotiation" : "");
   rearm_timer();
 }

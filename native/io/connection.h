@@ -159,6 +159,10 @@ class Connection {
   uint32_t slot_;
   std::string expected_peer_;
   Phase phase_;
+  // The endpoints as read when the socket was connected (start()): announced with kConnOpen.
+  std::string remote_host_, local_host_;
+  uint16_t remote_port_ = 0, local_port_ = 0;
+  int family_ = 4;
   bool opened_ = false;
   bool early_muxer_ = false;
   bool closing_ = false;   // graceful close: close once output is written
