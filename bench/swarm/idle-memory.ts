@@ -38,6 +38,8 @@
  *   backing stores of ArrayBuffers, and not the V8 heap (V8 maps its own pages), so
  *   `heap + malloc` counts nothing twice. It does not count allocator fragmentation nor kernel
  *   socket buffers (kernel memory, not the process's);
+ *   With the addon built for mimalloc (the default) the l2n::mem buffers are outside glibc malloc
+ *   and are added to `malloc` here, so the figure means the same for every build;
  * - `buffers`: the part of `malloc` held through native/include/l2n/alloc.h (output buffers; the
  *   receive slabs are per thread, not per connection), to show where native memory goes;
  * - `rss`: the resident-set delta, a cross-check that includes V8's whole pages and fragmentation
@@ -83,7 +85,11 @@ function sample (): Sample {
   if (stats === undefined) throw new Error('this build of the addon has no memoryStats(); rebuild it')
   const m = stats()
   if (m.malloc < 0) throw new Error('memoryStats().malloc unavailable (not glibc malloc): build with LIBP2P_NATIVE_ALLOCATOR=system')
-  return { heap: process.memoryUsage().heapUsed, malloc: m.malloc, buffers: m.buffers, rss: process.memoryUsage().rss }
+  // With mimalloc (the default build) the l2n::mem buffers live outside glibc malloc: add them, so
+  // `malloc` stays "all native allocations" whichever allocator the addon was built with.
+  const allocator = (loadAddon() as unknown as { allocator?: string }).allocator ?? 'system'
+  const native = allocator === 'system' ? m.malloc : m.malloc + m.buffers
+  return { heap: process.memoryUsage().heapUsed, malloc: native, buffers: m.buffers, rss: process.memoryUsage().rss }
 }
 
 async function node () {

@@ -12,13 +12,15 @@ namespace {
 // Process-wide native memory for benches: `buffers` = bytes held through l2n::mem (slabs, output
 // buffers, counter tables); `malloc` = bytes in use in glibc malloc's arenas (mallinfo2: uordblks +
 // hblkhd), i.e. every C/C++ allocation of the process (engines, Node, libuv, ArrayBuffer stores),
-// never the V8 heap (V8 maps its own pages); -1 when not glibc or the allocator bypasses malloc.
+// never the V8 heap (V8 maps its own pages); -1 when not glibc or when jemalloc (LD_PRELOAD)
+// replaces malloc. With mimalloc, which serves only the l2n::mem buffers (alloc.h), `malloc`
+// excludes those buffers and `buffers` counts them.
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("buffers", Napi::Number::New(env, static_cast<double>(mem::live_bytes())));
   double in_use = -1;
-#if defined(__GLIBC__) && !defined(L2N_ALLOCATOR_MIMALLOC) && !defined(L2N_ALLOCATOR_JEMALLOC)
+#if defined(__GLIBC__) && !defined(L2N_ALLOCATOR_JEMALLOC)
   struct mallinfo2 mi = mallinfo2();
   in_use = static_cast<double>(mi.uordblks + mi.hblkhd);
 #endif
