@@ -31,6 +31,20 @@ enum class Op : uint32_t {
   kAdopt = 100,        // internal: an accepted fd handed to another thread (a=fd, b=listen id)
 };
 inline constexpr uint32_t kNoBuf = 0xffffffffu;
+
+// The '\n'-separated protocol lists of kOpenStream, kSetProtocols and the dial commands, as a
+// vector (empty lines skipped).
+inline std::vector<std::string> split_protocol_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t nl = s.find('\n', start);
+    if (nl == std::string::npos) nl = s.size();
+    if (nl > start) out.emplace_back(s.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
 inline constexpr uint32_t kCommandWords = 8;
 
 struct Command {

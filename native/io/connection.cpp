@@ -31,18 +31,6 @@ enum : uint32_t { kProtoBytesIn, kProtoBytesOut, kProtoStreams, kProtoErrors };
 
 inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
-std::vector<std::string> split_lines(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t nl = s.find('\n', start);
-    if (nl == std::string::npos) nl = s.size();
-    if (nl > start) out.emplace_back(s.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
 void put16(std::vector<uint8_t>& b, size_t v) {
   b.push_back(static_cast<uint8_t>(v >> 8));
   b.push_back(static_cast<uint8_t>(v));
@@ -831,7 +819,7 @@ void Connection::on_command(Command& cmd) {
         th_.batch().add(Ev::kStreamOpenFailed, id_, cmd.stream, err::kStreamRefused);
         return;
       }
-      std::vector<std::string> protos = split_lines(cmd.text);
+      std::vector<std::string> protos = split_protocol_list(cmd.text);
       yamux::Error why = yamux::Error::kNone;
       uint32_t yid = protos.empty() ? 0 : mux_->open_stream(&why);
       if (yid == 0) {

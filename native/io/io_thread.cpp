@@ -23,18 +23,6 @@ constexpr uint64_t kListenerTag = 1ull << 32;
 constexpr uint32_t kConnEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 // accept() backlog: the kernel's default somaxconn on Debian 12.
 constexpr int kListenBacklog = 4096;
-
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t nl = s.find('\n', start);
-    if (nl == std::string::npos) nl = s.size();
-    if (nl > start) out.emplace_back(s.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
 }  // namespace
 
 IoThread::IoThread(Host& host, uint32_t index) : host_(host), index_(index) {
@@ -411,7 +399,7 @@ void IoThread::handle_command(Command& cmd) {
       return;
     case Op::kSetProtocols: {
       protocols_.clear();
-      for (auto& p : lines(cmd.text)) protocols_.insert(p);
+      for (auto& p : split_protocol_list(cmd.text)) protocols_.insert(p);
       return;
     }
     case Op::kReleaseConn: {

@@ -33,18 +33,6 @@ namespace l2n::io {
 namespace {
 constexpr uint32_t kEpEvents = EPOLLIN | EPOLLOUT | EPOLLET;
 
-std::vector<std::string> split_lines(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t nl = s.find('\n', start);
-    if (nl == std::string::npos) nl = s.size();
-    if (nl > start) out.emplace_back(s.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
 quic::Address to_quic(const sockaddr_storage& ss) {
   quic::Address a;
   if (ss.ss_family == AF_INET) {
@@ -567,7 +555,7 @@ void QuicIo::start_outbound(Conn& c, uint32_t handle, const std::string& protoco
   }
   Strm* s = new_stream(c, sid, handle, true);
   s->announced = true;
-  auto list = split_lines(protocols);
+  auto list = split_protocol_list(protocols);
   s->optimistic = list.size() == 1;
   s->dialer = std::make_unique<mss::Dialer>(std::move(list), s->optimistic);
   std::vector<uint8_t> out;
