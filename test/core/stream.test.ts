@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { AbstractStream } from '../../src/core/stream.ts'
+import { withTimeout } from '../helpers/timeout.ts'
 
 /** Records what the stream asks of its transport; sends are accepted and written at once. */
 class StubStream extends AbstractStream {
@@ -33,12 +34,7 @@ const DRAIN_BOUND_MS = 3_000
 const DELIVERY_MS = 1_000
 
 async function within<T> (p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timeout: ${what}`)) }, DELIVERY_MS) })])
-  } finally {
-    clearTimeout(timer)
-  }
+  return await withTimeout(p, DELIVERY_MS, what)
 }
 
 function chunk (i: number): Uint8Array {

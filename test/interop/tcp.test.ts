@@ -23,6 +23,7 @@ import { runPerf } from '../../src/protocols/perf/protocol.ts'
 import { runJsPerf } from '../helpers/js-libp2p.ts'
 import { createInteropJsNode, ECHO_PROTOCOL, RESET_CUE_AFTER, SINK_PROTOCOL, SOURCE_PROTOCOL, type InteropJsNode } from './js-node.ts'
 import { createOurNode, serve, type OurNode } from './native-node.ts'
+import { withTimeout as boundedBy } from '../helpers/timeout.ts'
 
 const addonBuilt = existsSync(new URL('../../build/Release/libp2p_native.node', import.meta.url)) || process.env.LIBP2P_NATIVE_ADDON !== undefined
 const skip = addonBuilt ? false : 'native addon not built (npm run build:native)'
@@ -74,12 +75,7 @@ const STEP_MS = 10_000
 const TEST_MS = 20_000
 
 async function withTimeout<T> (p: Promise<T>, what: string, ms = STEP_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timeout: ${what}`)) }, ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
+  return await boundedBy(p, ms, what)
 }
 
 function sha256 (chunks: Iterable<Uint8Array>): string {

@@ -31,6 +31,7 @@ import { PingSession, handlePingStream } from '../../src/protocols/ping/protocol
 import { PERF_PROTOCOL } from '../../src/protocols/perf/constants.ts'
 import { handlePerfStream, runPerf, type PerfServerResult } from '../../src/protocols/perf/protocol.ts'
 import { runJsPerf, servePerf } from '../helpers/js-libp2p.ts'
+import { withTimeout as boundedBy } from '../helpers/timeout.ts'
 
 const addonBuilt = existsSync(new URL('../../build/Release/libp2p_native.node', import.meta.url)) || process.env.LIBP2P_NATIVE_ADDON !== undefined
 const skip = addonBuilt ? false : 'native addon not built (npm run build:native)'
@@ -53,12 +54,7 @@ const STEP_MS = 10_000
 const TEST_MS = 30_000
 
 async function withTimeout<T> (p: Promise<T>, what: string, ms = STEP_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timeout: ${what}`)) }, ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
+  return await boundedBy(p, ms, what)
 }
 
 async function until (cond: () => boolean, what: string): Promise<void> {

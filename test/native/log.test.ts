@@ -10,6 +10,7 @@ import { NativeHost, type ConnectionSink, type ConnInfo } from '../../src/native
 import { Code } from '../../src/native/protocol.ts'
 import { LogConfig, type LogRecord } from '../../src/log/index.ts'
 import { buildNoisePayload, generateKeyPair, generateNoiseStaticKeyPair } from '../../src/identity/index.ts'
+import { withTimeout } from '../helpers/timeout.ts'
 
 const YAMUX = '/yamux/1.0.0'
 
@@ -36,10 +37,8 @@ function connSink (onClosed: (code: number) => void): ConnectionSink {
   }
 }
 
-function timeout<T> (p: Promise<T>, what: string, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  return Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timeout: ${what}`)) }, ms) })])
-    .finally(() => { clearTimeout(timer) })
+async function timeout<T> (p: Promise<T>, what: string, ms = 5000): Promise<T> {
+  return await withTimeout(p, ms, what)
 }
 
 /** Listener on `server`, dial from `client`, then the client aborts: resolves with both ends' ids and close codes. */

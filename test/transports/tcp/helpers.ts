@@ -61,11 +61,4 @@ export async function readAll (stream: Stream): Promise<Uint8Array> {
   return out
 }
 
-export async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timeout: ${what}`)) }, ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
-}
+export { withTimeout } from '../../helpers/timeout.ts'
