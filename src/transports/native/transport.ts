@@ -95,6 +95,15 @@ export abstract class NativeTransportBase<C extends NativeConnectionBase, O exte
   /** Starts the native dial `id` (host.dial or host.quicDial). */
   protected abstract startDial (host: NativeHost, id: number, ip: string, port: number, expectedPeer: Uint8Array | undefined, sink: DialSink): void
   protected abstract newConnection (init: NativeConnectionBaseInit): C
+  /**
+   * Gives `host` the libp2p TLS certificate (QUIC, and TCP's /tls/1.0.0): native makes the
+   * ephemeral key, the host key signs it here and never leaves TypeScript.
+   */
+  protected installTlsCertificate (host: NativeHost): void {
+    const key = this.context.privateKey
+    host.setQuicCertificate(key.publicKey.toProtobuf(), (message) => key.sign(message))
+  }
+
   /** Fields of the 'connection open' debug line beyond id, peer and direction. */
   protected connectionLogFields (_conn: C): Fields {
     return {}

@@ -81,8 +81,7 @@ export class QuicTransport extends NativeTransportBase<QuicConnection, QuicOptio
       flush: this.options.flush ?? 'microtask',
       quic: this.quicOptions
     })
-    const key = this.context.privateKey
-    host.setQuicCertificate(key.publicKey.toProtobuf(), (message) => key.sign(message))
+    this.installTlsCertificate(host)
     return host
   }
 

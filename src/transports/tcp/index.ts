@@ -77,12 +77,7 @@ export class TcpTransport extends NativeTransportBase<NativeConnection, TcpOptio
       flush: this.options.flush ?? 'microtask',
       security: [...this.security]
     })
-    if (this.security.includes(SECURITY_PROTOCOLS.tls)) {
-      // The libp2p TLS certificate (shared with QUIC's code): native makes the ephemeral key, the
-      // host key signs it here and never leaves TypeScript.
-      const key = this.context.privateKey
-      host.setQuicCertificate(key.publicKey.toProtobuf(), (message) => key.sign(message))
-    }
+    if (this.security.includes(SECURITY_PROTOCOLS.tls)) this.installTlsCertificate(host)
     return host
   }
 
