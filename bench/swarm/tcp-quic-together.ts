@@ -5,7 +5,7 @@
  * runs a perf download over TCP alone, over QUIC alone, then over both at once; rounds alternate
  * so all three see the same machine state.
  *
- *   node --import tsx bench/swarm/tcp-quic-together.ts [bytes=134217728] [rounds=3]
+ *   node --import tsx bench/swarm/tcp-quic-together.ts [bytes=134217728] [rounds=3] [--paced <tcpGbps>,<quicGbps>]
  *
  * Prints a JSON line per run and a summary with the medians and the ratios together/alone per
  * transport (the target: both ≥ 0.9), plus two whole-run figures that tell CPU-bound sharing
@@ -14,6 +14,12 @@
  * time of both at once: ≥ 1 means running them together loses nothing overall).
  * A rate "together" is bytes over that download's own time, so the one that finishes first
  * leaves the other some time alone at the end.
+ *
+ * Unpaced, each transfer alone already uses both cores (two processes, an I/O thread and a JS
+ * thread each), so "together" can only split the CPU. `--paced 4,2` asks the other question: with
+ * each transport offered a fixed rate (the client uploads on the perf stream at that many Gbit/s,
+ * in 256 KiB sends) whose sum the machine can carry, does either one lose rate when the other runs
+ * in the same process? Then the ratios together/alone are the interference alone.
  */
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -23,8 +29,8 @@ import type { Connection, Listener, TransportContext } from '../../src/core/tran
 import { generateKeyPair, peerIdFromPrivateKey } from '../../src/identity/index.ts'
 import { StaticProtocolTable } from '../../src/utils/protocol-table.ts'
 import { splitPeerId, withPeerId } from '../../src/utils/multiaddr.ts'
-import { PERF_PROTOCOL } from '../../src/protocols/perf/constants.ts'
-import { handlePerfStream, runPerf } from '../../src/protocols/perf/protocol.ts'
+import { handlePerfStream, readToEnd, runPerf } from '../../src/protocols/perf/protocol.ts'
+import { PERF_HEADER_LENGTH, PERF_PROTOCOL, PERF_SEND_BUFFER_SIZE } from '../../src/protocols/perf/constants.ts'
 import { tcp } from '../../src/transports/tcp/index.ts'
 import { quic } from '../../src/transports/quic/index.ts'
 
@@ -48,8 +54,12 @@ if (process.argv.includes('--server')) {
   console.log(JSON.stringify({ type: 'listening', addrs: listeners.flatMap(l => l.addrs()).map(a => withPeerId(a, ctx.peerId).toString()) }))
   process.on('SIGTERM', () => { void Promise.all(transports.map(async t => { await t.close() })).finally(() => process.exit(0)) })
 } else {
-  const bytes = Number(process.argv[2] ?? 128 * 1024 * 1024)
-  const rounds = Number(process.argv[3] ?? 3)
+  const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--paced')
+  const bytes = Number(positional[0] ?? 128 * 1024 * 1024)
+  const rounds = Number(positional[1] ?? 3)
+  const pacedAt = process.argv.indexOf('--paced')
+  const paced = pacedAt < 0 ? undefined : (process.argv[pacedAt + 1] ?? '').split(',').map(Number)
+  if (paced !== undefined && (paced.length !== 2 || paced.some(r => !(r > 0)))) throw new Error('--paced wants <tcpGbps>,<quicGbps>, both > 0')
   const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--server'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const addrs = await new Promise<string[]>((resolve, reject) => {
     server.once('exit', code => { reject(new Error(`server exited with ${String(code)}`)) })
@@ -68,7 +78,10 @@ if (process.argv.includes('--server')) {
   try {
     const conns = { tcp: await dial(tcpT, '/tcp/'), quic: await dial(quicT, '/quic-v1') }
     const gbps = (seconds: number): number => bytes * 8 / seconds / 1e9
-    const download = async (c: Connection): Promise<number> => gbps((await runPerf(c, { uploadBytes: 0, downloadBytes: bytes })).timeSeconds)
+    const download = async (c: Connection): Promise<number> => {
+      if (paced === undefined) return gbps((await runPerf(c, { uploadBytes: 0, downloadBytes: bytes })).timeSeconds)
+      return gbps(await pacedUpload(c, bytes, c === conns.tcp ? paced[0] as number : paced[1] as number))
+    }
     const runs: Record<'tcpAlone' | 'quicAlone' | 'tcpTogether' | 'quicTogether' | 'wall', number[]> = { tcpAlone: [], quicAlone: [], tcpTogether: [], quicTogether: [], wall: [] }
     // One warm-up download each: congestion windows and buffers open before anything is timed.
     await download(conns.tcp)
@@ -92,6 +105,7 @@ if (process.argv.includes('--server')) {
     console.log(JSON.stringify({
       summary: true,
       bytesPerDownload: bytes,
+      ...(paced === undefined ? {} : { pacedGbps: { tcp: paced[0], quic: paced[1] } }),
       rounds,
       ...Object.fromEntries(Object.entries(m).map(([k, v]) => [`${k}Gbps`, Number(v.toFixed(3))])),
       tcpRatio: Number((m.tcpTogether / m.tcpAlone).toFixed(3)),
@@ -104,4 +118,31 @@ if (process.argv.includes('--server')) {
     await Promise.all([tcpT.close(), quicT.close()])
     server.kill('SIGTERM')
   }
+}
+
+/**
+ * A perf-protocol upload of `bytes` offered at `rateGbps`: 256 KiB sends whenever the bytes sent
+ * fall behind the rate's schedule, a 1 ms timer otherwise, backpressure respected. Resolves with the
+ * seconds from stream open to the server's end of stream (it echoes nothing: download size 0).
+ */
+async function pacedUpload (connection: Connection, bytes: number, rateGbps: number): Promise<number> {
+  const bytesPerMs = rateGbps * 1e9 / 8 / 1000
+  const chunk = new Uint8Array(PERF_SEND_BUFFER_SIZE)
+  const start = performance.now()
+  const stream = await connection.openStream(PERF_PROTOCOL)
+  if (!stream.send(new Uint8Array(PERF_HEADER_LENGTH))) await stream.onDrain()  // download size 0
+  let sent = 0
+  while (sent < bytes) {
+    if (sent >= (performance.now() - start) * bytesPerMs) {
+      await new Promise(resolve => setTimeout(resolve, 1))
+      continue
+    }
+    const n = Math.min(chunk.byteLength, bytes - sent)
+    const ok = stream.send(n === chunk.byteLength ? chunk : chunk.subarray(0, n))
+    sent += n
+    if (!ok) await stream.onDrain()
+  }
+  await stream.closeWrite()
+  await readToEnd(stream, () => {})
+  return (performance.now() - start) / 1000
 }
