@@ -14,6 +14,7 @@ import { handlePerfStream, runPerf } from '../../src/protocols/perf/protocol.ts'
 import { tcp } from '../../src/transports/tcp/index.ts'
 import { quic } from '../../src/transports/quic/index.ts'
 import { argValue, markBaseline, percentile, printLine, usage } from './usage.ts'
+import { traceFlush, tracePoint } from './setup-trace.ts'
 
 const ECHO_PROTOCOL = '/bench/echo/1.0.0'
 const args = process.argv.slice(2)
@@ -30,13 +31,16 @@ const transport = transportName === 'quic' ? quic()(context) : tcp()(context)
 
 async function echo (stream: Stream): Promise<void> {
   for await (const chunk of stream) {
+    tracePoint('js_echo_data')
     if (!stream.send(chunk)) await stream.onDrain()
   }
   await stream.closeWrite()
 }
 
 function serve (conn: Connection): void {
+  tracePoint('js_conn')
   conn.on('stream', (stream) => {
+    tracePoint('js_stream')
     const work = stream.protocol === PERF_PROTOCOL ? handlePerfStream(stream) : echo(stream)
     work.catch(err => stream.reset(err instanceof Error ? err : undefined))
   })
@@ -48,6 +52,7 @@ if (role === 'server') {
   markBaseline()
   printLine({ type: 'listening', addrs: listener.addrs().map(a => withPeerId(a, context.peerId).toString()) })
   process.on('SIGTERM', () => {
+    traceFlush()
     printLine(usage())
     void transport.close().finally(() => process.exit(0))
   })
@@ -73,11 +78,14 @@ if (role === 'server') {
     const one = new Uint8Array([1])
     for (let i = 0; i < count; i++) {
       const t0 = performance.now()
+      tracePoint('js_dial')
       const conn = await dial()
+      tracePoint('js_dialed')
       const stream = await conn.openStream(ECHO_PROTOCOL)
       const got = new Promise<void>((resolve) => { stream.once('data', () => resolve()) })
       stream.send(one)
       await got
+      tracePoint('js_got')
       times.push(performance.now() - t0)
       conn.abort(new Error('bench: done'))
     }
@@ -109,6 +117,7 @@ if (role === 'server') {
   } else {
     throw new Error(`unknown mode ${mode}`)
   }
+  traceFlush()
   printLine(usage())
   await transport.close()
   process.exit(0)

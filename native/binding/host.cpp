@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "binding/binding.h"
+#include "core/setup_trace.h"
 #include "io/limits.h"
 #include "io/loop.h"
 #include "l2n/errors.h"
@@ -234,6 +235,7 @@ Napi::Value HostWrap::Submit(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, err::kBadCommand);
   Napi::Uint32Array words = info[0].As<Napi::Uint32Array>();
   uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+  trace::point("js_submit", count);
   Napi::Array bufs = info[2].As<Napi::Array>();
   uint32_t nbufs = bufs.Length();
   if (static_cast<size_t>(count) * io::kCommandWords > words.ElementLength()) return Napi::Number::New(env, err::kBadCommand);
@@ -374,6 +376,7 @@ bool HostWrap::deliver_batch() {
   batch_.clear();
   host_->drain(batch_);
   if (batch_.records.empty()) return false;
+  trace::point("js_deliver", batch_.records.size());
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   size_t nrec = batch_.records.size();
@@ -427,6 +430,7 @@ bool HostWrap::deliver_batch() {
         napi_typeof(env, exc, &t) == napi_ok && t != napi_undefined)
       napi_fatal_exception(env, exc);
   }
+  trace::point("js_deliver_end");
   return true;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/setup_trace.h"
 #include "io/connection.h"
 #include "io/host.h"
 #include "io/quic_io.h"
@@ -167,6 +168,7 @@ void IoThread::publish() {
   }
   batch_.clear();
   notified_js_ = true;
+  trace::point("publish", was_empty ? 1 : 0);
   if (was_empty) host_.notify();  // empty -> non-empty: one wake-up of the JS thread
 }
 
@@ -459,6 +461,7 @@ void IoThread::iterate(epoll_event* events, int n) {
     work_.swap(inbox_);
     inbox_pending_.store(false, std::memory_order_relaxed);
   }
+  if (!work_.empty()) trace::point("cmds", work_.size());
   for (Command& cmd : work_) handle_command(cmd);
   work_.clear();
   // 2. timers

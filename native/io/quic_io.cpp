@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/setup_trace.h"
 #include "io/host.h"
 #include "io/io_thread.h"
 #include "io/socket.h"
@@ -293,6 +294,7 @@ bool QuicIo::close_listener(uint32_t listen_id) {
 }
 
 void QuicIo::dial(Command& cmd) {
+  trace::point("dial_cmd");
   SockAddr addr;
   if (!make_addr(cmd.text, static_cast<uint16_t>(cmd.b), addr)) {
     th_.batch().add(Ev::kConnFailed, cmd.conn, 0, err::kBadAddress);
@@ -438,6 +440,7 @@ void QuicIo::on_handshake(Ep& ep, Conn& c, const quic::Event& ev) {
     return;
   }
   c.opened = true;
+  trace::point("conn_open", c.outbound ? 1 : 0);
   double* ctr = th_.conn_counters(c.slot);
   for (uint32_t i = 0; i < kCountersPerConnection; i++) ctr[i] = 0;
   quic::Connection* qc = engine_conn(c);
@@ -553,6 +556,7 @@ void QuicIo::start_outbound(Conn& c, uint32_t handle, const std::string& protoco
     th_.batch().add(Ev::kStreamOpenFailed, c.id, handle, err::kStreamRefused);
     return;
   }
+  trace::point("open_stream");
   Strm* s = new_stream(c, sid, handle, true);
   s->announced = true;
   auto list = split_protocol_list(protocols);
@@ -641,6 +645,7 @@ void QuicIo::on_stream_data(Conn& c, Strm& s, const uint8_t* data, size_t len, b
     s.proto_index = th_.host().protocol_index(p);
     if (double* pc = th_.proto_counters(s.proto_index)) pc[2] += 1;
     th_.conn_counters(c.slot)[5] += 1;
+    trace::point("stream_inbound");
     Record& r = th_.batch().add(Ev::kStreamInbound, c.id, s.handle, s.proto_index);
     th_.batch().attach(r, p.data(), p.size());
   } else if (s.dialer && !s.opened_sent) {
@@ -673,7 +678,10 @@ void QuicIo::on_stream_data(Conn& c, Strm& s, const uint8_t* data, size_t len, b
   }
   int64_t sid = s.sid;
   uint32_t handle = s.handle;
-  if (len > 0) deliver(c, s, data, len);  // may drop the stream (no slab)
+  if (len > 0) {
+    trace::point("data_in", len);
+    deliver(c, s, data, len);  // may drop the stream (no slab)
+  }
   if (fin && c.by_sid.count(sid)) th_.batch().add(Ev::kRemoteFin, c.id, handle);
 }
 
@@ -704,6 +712,7 @@ bool QuicIo::on_command(Command& cmd) {
         return true;
       }
       if (cmd.len == 0) return true;
+      trace::point("send_cmd", cmd.len);
       if (qc->send(s->sid, cmd.data, cmd.len, false) != quic::Error::kNone) {
         th_.batch().add(Ev::kWritten, c.id, cmd.stream, cmd.len);
         return true;
@@ -802,6 +811,11 @@ void QuicIo::read(Ep& ep) {
       return;  // EAGAIN (or a transient error: ICMP errors surface here and are ignored)
     }
     uint64_t now = th_.now();
+    if (trace::enabled()) {
+      uint64_t bytes = 0;
+      for (int i = 0; i < n; i++) bytes += ep.rmsgs[i].msg_len;
+      trace::point("recv", static_cast<uint64_t>(n) << 32 | bytes);
+    }
     for (int i = 0; i < n; i++) {
       msghdr& h = ep.rmsgs[i].msg_hdr;
       if (h.msg_flags & MSG_TRUNC) continue;
@@ -821,6 +835,7 @@ void QuicIo::read(Ep& ep) {
       for (size_t off = 0; off < len; off += seg)
         ep.engine->handle_datagram(p + off, std::min(seg, len - off), from, now);
     }
+    trace::point("recv_handled");
     // ACKs and flow-control updates go out between batches, not after the whole burst.
     write(ep);
     if (static_cast<size_t>(n) < ep.rslots) {
@@ -894,6 +909,11 @@ bool QuicIo::send_pending(Ep& ep) {
         }
         ep.smsgs.push_back(m);
       }
+    }
+    if (trace::enabled()) {
+      uint64_t bytes = 0;
+      for (const quic::Transmit& tx : ep.pending) bytes += tx.bytes;
+      trace::point("send", static_cast<uint64_t>(total) << 32 | bytes);
     }
     size_t i = ep.pending_msg;
     while (i < total) {
