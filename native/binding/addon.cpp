@@ -2,11 +2,21 @@
 #include "binding/binding.h"
 #include "l2n/alloc.h"
 
+#include <dlfcn.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 namespace l2n::binding {
+
+void Instance::handle_closed() {
+  if (--closing_handles > 0 || cleanup_waiting == nullptr) return;
+  napi_async_cleanup_hook_handle h = cleanup_waiting;
+  cleanup_waiting = nullptr;
+  napi_remove_async_cleanup_hook(h);  // step 2 of the teardown below: the env may go on
+}
+
 namespace {
 
 // Process-wide native memory for benches: `buffers` = bytes held through l2n::mem (slabs, output
@@ -30,20 +40,67 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
 
 void KeepInstance(Napi::Env, Instance*) {}
 
-void Cleanup(void* arg) {
+// Keeps this addon, and so every library it brought into the process, mapped until the process
+// exits. Node unloads a worker's addons (dlclose in Environment::~Environment, worker threads only)
+// while that worker's thread is still running; the thread's exit then runs the pthread-key
+// destructors of libraries that were unloaded with us. libmimalloc 2.0.9 (Debian 12, our default
+// allocator) creates such a key for every thread it serves and never deletes it (mimalloc issue
+// #809), so a worker that loaded the addon when no other thread had crashed the process with SIGSEGV
+// in __nptl_deallocate_tsd at every worker exit. Marking ourselves RTLD_NODELETE (glibc honours it
+// on an already-loaded object with RTLD_NOLOAD) makes our dlclose, and the worker's, a reference
+// drop only. Bounded: one mapping of the addon and its libraries per process whatever the number of
+// workers, which is what a main-thread load already costs (Node never unloads the main thread's
+// addons). Returns false if the loader refused (the addon still works; only a worker's exit could crash).
+bool PinAddonInProcess() {
+  static const bool pinned = [] {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&PinAddonInProcess), &info) == 0 || info.dli_fname == nullptr) return false;
+    void* self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    if (self == nullptr) return false;
+    dlclose(self);  // the reference just taken; the NODELETE mark stays
+    return true;
+  }();
+  return pinned;
+}
+
+// Env teardown (worker exit, process exit), in this order:
+//  1. AsyncCleanup (registered in Init, after the napi_env's own hook, so it runs before it: Node
+//     runs cleanup hooks last-registered first). Every live Host stops: I/O threads joined (no
+//     uv_async_send after this), sockets closed, undelivered slabs released, and its uv handles
+//     (async; inline: poll, timer) given to uv_close. Their close callbacks run only on a later
+//     turn of the env's loop, so when any handle is still closing (these, or those of a Host that
+//     JS closed just before the exit) the hook keeps its handle in Instance::cleanup_waiting.
+//     An async hook holds the teardown: Node's RunCleanup spins the env's loop while it is pending.
+//  2. The loop runs the close callbacks (close_uv_handle, binding.h); the last one removes the hook
+//     (Instance::handle_closed). With a plain env cleanup hook nothing waited for them: a worker's
+//     loop ran them in Worker::Run after Node had unloaded the addon, a jump into unmapped code
+//     (SIGSEGV in uv__finish_close whenever a worker exited with a live Host).
+//  3. The napi_env's own hook runs the wrapper finalizers (before or after step 2: the close
+//     callbacks touch only the Instance, never freed): ~HostWrap finds its Host shut down,
+//     ~HostChildWrap sees torn_down and posts nothing. External ArrayBuffers (slabs, counter
+//     blocks) are released by Node's cleanup hooks too, so also before the addon is unloaded.
+//  4. Worker only: Environment::~Environment dlcloses the addon, then the worker's thread exits and
+//     runs its pthread-key destructors; PinAddonInProcess keeps those of our libraries mapped.
+void AsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   auto* inst = static_cast<Instance*>(arg);
   // Copy: shutdown() may not remove entries, but the set must not change under iteration.
   std::vector<HostWrap*> hosts(inst->hosts.begin(), inst->hosts.end());
   for (HostWrap* h : hosts) h->shutdown();
   inst->torn_down = true;
+  if (inst->closing_handles == 0) {
+    napi_remove_async_cleanup_hook(handle);
+    return;
+  }
+  inst->cleanup_waiting = handle;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  // Deliberately never freed (a few bytes per env): wrapper finalizers may run during env teardown,
-  // after the cleanup hook, and still look at it.
+  PinAddonInProcess();
+  // Deliberately never freed (a few bytes per env): uv close callbacks and wrapper finalizers run
+  // during env teardown, after the cleanup hook, and still look at it.
   auto* inst = new Instance();
   env.SetInstanceData<Instance, KeepInstance>(inst);
-  napi_add_env_cleanup_hook(env, Cleanup, inst);
+  napi_add_async_cleanup_hook(env, AsyncCleanup, inst, nullptr);
   exports.Set("Host", HostWrap::Init(env));
   Napi::Function listener = InitListener(env);
   Napi::Function connection = InitConnection(env);

@@ -3,7 +3,8 @@
 //   Listener    a listening socket, created by Host when the kListening record is delivered
 //   Connection  an upgraded connection, created by Host when the kConnOpen record is delivered
 // Each carries a type tag, has an explicit close(), and a finalizer that tolerates an earlier
-// close. An env cleanup hook stops every Host of the addon instance (worker exit, process exit).
+// close. An async env cleanup hook stops every Host of the addon instance and holds the env's
+// teardown until their uv handles are closed (worker exit, process exit: addon.cpp AsyncCleanup).
 #pragma once
 #include <napi.h>
 #include <uv.h>
@@ -24,13 +25,39 @@ class HostWrap;
 // iteration. Our choice, not a measured optimum.
 inline constexpr uint32_t kMaxInlineDeliveries = 4;
 
-// Per addon instance (per env): constructors and the live hosts for the cleanup hook.
+// Per addon instance (per env): constructors, the live hosts for the cleanup hook, and the uv
+// handles still closing. Never freed (addon.cpp Init): uv close callbacks and wrapper finalizers
+// may look at it during teardown. JS thread only.
 struct Instance {
   Napi::FunctionReference listener_ctor;
   Napi::FunctionReference connection_ctor;
   std::unordered_set<HostWrap*> hosts;
   bool torn_down = false;
+  // uv handles given to uv_close whose close callback has not run yet (close_uv_handle).
+  uint32_t closing_handles = 0;
+  // Set by the async cleanup hook when it finds handles still closing: the last close callback
+  // removes it, which lets Node go on tearing the env down (addon.cpp AsyncCleanup).
+  napi_async_cleanup_hook_handle cleanup_waiting = nullptr;
+  void handle_closed();  // addon.cpp
 };
+
+// uv_close of a handle this addon allocated with `new H`, counted on `inst` until libuv has run
+// its close callback (deletes it). libuv calls nothing of a closed handle but that callback, so
+// data can carry the Instance from here on. The callback is code of this addon: it must run
+// before Node unloads the addon at a worker's exit, hence the count (addon.cpp AsyncCleanup).
+template <class H>
+void close_uv_handle(H*& h, Instance* inst) {
+  if (h == nullptr) return;
+  auto* raw = reinterpret_cast<uv_handle_t*>(h);
+  raw->data = inst;
+  if (inst != nullptr) inst->closing_handles++;
+  uv_close(raw, [](uv_handle_t* closed) {
+    auto* owner = static_cast<Instance*>(closed->data);
+    delete reinterpret_cast<H*>(closed);
+    if (owner != nullptr) owner->handle_closed();
+  });
+  h = nullptr;
+}
 
 // Type tags (random 128-bit values, fixed): a method called on the wrong object fails cleanly.
 inline constexpr napi_type_tag kHostTag = {0x6c32e14f1b8a4c3dULL, 0x9a0f6b2e7d115c01ULL};
@@ -90,8 +117,7 @@ bool ParseQuicOptions(Napi::Env env, Napi::Value v, quic::EndpointConfig& out);
 
 Napi::Function InitListener(Napi::Env env);
 Napi::Function InitConnection(Napi::Env env);
-// Creates the wrapper objects handed to JS with kListening / kConnOpen records.
-Napi::Object NewListener(Napi::Env env, Instance* inst, Napi::Object host, uint32_t id);
-Napi::Object NewConnection(Napi::Env env, Instance* inst, Napi::Object host, uint32_t id);
+// Their constructors are kept in Instance; HostWrap::deliver_batch makes the objects handed to JS
+// with kListening / kConnOpen records.
 
 }  // namespace l2n::binding

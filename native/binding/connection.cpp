@@ -16,8 +16,4 @@ using ConnectionWrap = HostChildWrap<ConnectionTraits>;
 
 Napi::Function InitConnection(Napi::Env env) { return ConnectionWrap::Define(env); }
 
-Napi::Object NewConnection(Napi::Env env, Instance* inst, Napi::Object host, uint32_t id) {
-  return inst->connection_ctor.New({host, Napi::Number::New(env, id)});
-}
-
 }  // namespace l2n::binding

@@ -128,8 +128,10 @@ HostWrap::HostWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostWrap>(
     poll_ = new uv_poll_t;
     timer_ = new uv_timer_t;
     if (uv_poll_init(loop, poll_, host_->inline_fd()) != 0) {
-      delete poll_;
+      delete poll_;  // never initialised: not for uv_close
       poll_ = nullptr;
+      delete timer_;
+      timer_ = nullptr;
       shutdown();
       Napi::Error::New(env, "could not poll the inline I/O loop").ThrowAsJavaScriptException();
       return;
@@ -156,22 +158,12 @@ void HostWrap::shutdown() {
     batch_.clear();
   }
   // Inline handles: the poll must stop before the epoll fd it watches is closed (host_.reset()).
-  if (poll_ != nullptr) {
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
-  if (timer_ != nullptr) {
-    timer_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
-  }
+  // Their close callbacks are counted on the Instance: at env teardown the async cleanup hook waits
+  // for them (addon.cpp AsyncCleanup).
+  close_uv_handle(poll_, instance_);
+  close_uv_handle(timer_, instance_);
   host_.reset();
-  if (async_ != nullptr) {
-    async_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
-    async_ = nullptr;
-  }
+  close_uv_handle(async_, instance_);  // threaded: the I/O threads that woke it are joined (stop())
 }
 
 bool HostWrap::post(io::Command&& cmd) {
@@ -369,67 +361,98 @@ void HostWrap::deliver() {
   if (host_ && host_->inline_has_records()) host_->inline_kick();
 }
 
+namespace {
+// After a failed N-API call on a libuv callback: a pending JS exception (a value) is surfaced as
+// uncaught, as one thrown by onEvents would be; none (the isolate is terminating: a worker's
+// terminate(), env teardown) means nobody is left to tell.
+void surface_exception(napi_env env) {
+  napi_value exc = nullptr;
+  napi_valuetype t = napi_undefined;
+  if (napi_get_and_clear_last_exception(env, &exc) == napi_ok && exc != nullptr && napi_typeof(env, exc, &t) == napi_ok &&
+      t != napi_undefined)
+    napi_fatal_exception(env, exc);
+}
+
+// new Listener(host, id) / new Connection(host, id) (host_child.h), raw.
+napi_status new_child(napi_env env, napi_ref ctor, napi_value host, uint32_t id, napi_value* out) {
+  napi_value fn;
+  napi_value args[2] = {host, nullptr};
+  napi_status st = napi_get_reference_value(env, ctor, &fn);
+  if (st == napi_ok) st = napi_create_uint32(env, id, &args[1]);
+  if (st == napi_ok) st = napi_new_instance(env, fn, 2, args, out);
+  return st;
+}
+}  // namespace
+
 // One JS crossing: every record of every thread, the new slabs, the new objects. Returns false when
-// there was nothing to deliver.
+// there was nothing to deliver, or when it could not be delivered.
 // onEvents(records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: object[])
+//
+// Every N-API call here is raw and its status checked. This runs on a libuv callback, outside any
+// JS call, and a worker's terminate() (from another thread) can stop JS between any two calls: they
+// then fail with a status, where node-addon-api would throw a Napi::Error that nothing here catches
+// (std::terminate), or abort while building it. Nobody will read the records then: they are
+// dropped, with the slab references not yet handed to an ArrayBuffer (those are released by their
+// finalizers, like the listener and connection objects already made).
 bool HostWrap::deliver_batch() {
   batch_.clear();
   host_->drain(batch_);
   if (batch_.records.empty()) return false;
   trace::point("js_deliver", batch_.records.size());
-  Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  size_t nrec = batch_.records.size();
-  // Raw call first: when JS cannot run any more (a worker being terminated, env teardown) it fails
-  // with a status, where node-addon-api would throw a Napi::Error whose construction is itself
-  // fatal. Nobody will read these records then: drop them and JS's slab references.
-  void* rdata = nullptr;
-  napi_value rab_raw;
-  if (napi_create_arraybuffer(env, nrec * sizeof(io::Record), &rdata, &rab_raw) != napi_ok) {
-    for (io::Slab* s : batch_.slabs) io::SlabPool::unref(s);
+  napi_env env = Env();
+  Napi::HandleScope scope(Env());  // napi_open_handle_scope checks only its arguments
+  size_t handed = 0;  // batch_.slabs[0, handed) belong to ArrayBuffers now
+  auto drop = [&]() {
+    for (size_t i = handed; i < batch_.slabs.size(); i++) io::SlabPool::unref(batch_.slabs[i]);
     batch_.clear();
+    surface_exception(env);
     return false;
-  }
-  Napi::ArrayBuffer rab(env, rab_raw);
-  std::memcpy(rdata, batch_.records.data(), nrec * sizeof(io::Record));
-  Napi::Uint32Array records = Napi::Uint32Array::New(env, nrec * 8, rab, 0);
-  Napi::ArrayBuffer bab = Napi::ArrayBuffer::New(env, batch_.blob.size());
-  if (!batch_.blob.empty()) std::memcpy(bab.Data(), batch_.blob.data(), batch_.blob.size());
-  Napi::Uint8Array blob = Napi::Uint8Array::New(env, batch_.blob.size(), bab, 0);
-  Napi::Array slabs = Napi::Array::New(env, batch_.slabs.size());
+  };
+  size_t nrec = batch_.records.size();
+  void* data = nullptr;
+  napi_value records_ab, records, blob_ab, blob, slabs, objects;
+  if (napi_create_arraybuffer(env, nrec * sizeof(io::Record), &data, &records_ab) != napi_ok) return drop();
+  std::memcpy(data, batch_.records.data(), nrec * sizeof(io::Record));
+  if (napi_create_typedarray(env, napi_uint32_array, nrec * (sizeof(io::Record) / sizeof(uint32_t)), records_ab, 0, &records) != napi_ok)
+    return drop();
+  if (napi_create_arraybuffer(env, batch_.blob.size(), &data, &blob_ab) != napi_ok) return drop();
+  if (!batch_.blob.empty()) std::memcpy(data, batch_.blob.data(), batch_.blob.size());
+  if (napi_create_typedarray(env, napi_uint8_array, batch_.blob.size(), blob_ab, 0, &blob) != napi_ok) return drop();
+  if (napi_create_array_with_length(env, batch_.slabs.size(), &slabs) != napi_ok) return drop();
   for (size_t i = 0; i < batch_.slabs.size(); i++) {
     io::Slab* s = batch_.slabs[i];
+    napi_value ab;
     // External: JS views the slab in place; the finalizer drops JS's reference (docs/buffer-ownership.md).
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
-        env, s->data, io::kSlabSize, [](Napi::Env, void*, io::Slab* slab) { io::SlabPool::unref(slab); }, s);
-    slabs.Set(static_cast<uint32_t>(i), ab);
+    // A call refused at N-API's entry check (JS cannot run) has attached no finalizer: drop() unrefs.
+    if (napi_create_external_arraybuffer(
+            env, s->data, io::kSlabSize, [](napi_env, void*, void* slab) { io::SlabPool::unref(static_cast<io::Slab*>(slab)); },
+            s, &ab) != napi_ok)
+      return drop();
+    handed = i + 1;
+    if (napi_set_element(env, slabs, static_cast<uint32_t>(i), ab) != napi_ok) return drop();
   }
-  batch_.slabs.clear();
-  Napi::Array objects = Napi::Array::New(env);
+  if (napi_create_array(env, &objects) != napi_ok) return drop();
   uint32_t nobj = 0;
-  Napi::Object self = Value();
+  napi_value self = Value();
   for (const io::Record& r : batch_.records) {
+    napi_ref ctor = nullptr;
     if (r.type == static_cast<uint32_t>(io::Ev::kListening)) {
-      objects.Set(nobj++, NewListener(env, instance_, self, r.conn));
+      ctor = instance_->listener_ctor;
     } else if (r.type == static_cast<uint32_t>(io::Ev::kConnOpen)) {
-      objects.Set(nobj++, NewConnection(env, instance_, self, r.conn));
+      ctor = instance_->connection_ctor;
     } else if (r.type == static_cast<uint32_t>(io::Ev::kLog) || r.type == static_cast<uint32_t>(io::Ev::kLogDropped)) {
       log_records_++;
     }
+    if (ctor == nullptr) continue;
+    napi_value obj;
+    if (new_child(env, ctor, self, r.conn, &obj) != napi_ok || napi_set_element(env, objects, nobj++, obj) != napi_ok) return drop();
   }
   batch_.clear();
-  // Raw call: node-addon-api's MakeCallback turns a failure into a Napi::Error, and building one
-  // is fatal when the failure is a worker's termination. A thrown value is surfaced as uncaught, as
-  // before; no value (the isolate is terminating) means nobody is left to tell.
   napi_value argv[4] = {records, blob, slabs, objects};
-  napi_value result;
-  if (napi_make_callback(env, *async_context_, self, on_events_.Value(), 4, argv, &result) != napi_ok) {
-    napi_value exc = nullptr;
-    napi_valuetype t = napi_undefined;
-    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok && exc != nullptr &&
-        napi_typeof(env, exc, &t) == napi_ok && t != napi_undefined)
-      napi_fatal_exception(env, exc);
-  }
+  napi_value fn, result;
+  if (napi_get_reference_value(env, on_events_, &fn) != napi_ok ||
+      napi_make_callback(env, *async_context_, self, fn, 4, argv, &result) != napi_ok)
+    surface_exception(env);
   trace::point("js_deliver_end");
   return true;
 }

@@ -15,8 +15,4 @@ using ListenerWrap = HostChildWrap<ListenerTraits>;
 
 Napi::Function InitListener(Napi::Env env) { return ListenerWrap::Define(env); }
 
-Napi::Object NewListener(Napi::Env env, Instance* inst, Napi::Object host, uint32_t id) {
-  return inst->listener_ctor.New({host, Napi::Number::New(env, id)});
-}
-
 }  // namespace l2n::binding
