@@ -10,9 +10,13 @@
  *   close      closes connection, listener and transports, then returns (the worker drains and exits)
  *   close-exit closes everything, then process.exit() at once (handle closes still pending)
  *   terminate  the main thread terminate()s it in the middle of a continuous echo
+ *   pair       two workers at once: a client worker dials a server worker, echoes, and process.exit()s
+ *              with the connection live; the server (same addon, its own env) then dials itself and
+ *              echoes again, so another env's teardown must leave it working, and closes and returns
  * Usage: node --import tsx worker-exit-peer.ts [rounds] [scenario,...] [tcp,quic] [threads,...]
  * (defaults: 1 round of every scenario, both transports, threads 1 and 0). Each worker runs after the
- * previous one has exited, so each worker's exit is the last reference of the addon going. Prints
+ * previous one has exited, so each worker's exit (but the pair's client's) is the last reference of
+ * the addon going. Prints
  * one line per worker, `ok <transport> <threads> <scenario>`, then `done <n> workers, addon still
  * mapped` (the addon pins itself in the process: native/binding/addon.cpp PinAddonInProcess).
  */
@@ -20,9 +24,9 @@ import { readFileSync } from 'node:fs'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 
 const ECHO = '/echo/1.0.0'
-const SCENARIOS = ['exit', 'close', 'close-exit', 'terminate'] as const
+const SCENARIOS = ['exit', 'close', 'close-exit', 'terminate', 'pair'] as const
 type Scenario = typeof SCENARIOS[number]
-interface Job { transport: 'tcp' | 'quic', threads: number, scenario: Scenario }
+interface Job { transport: 'tcp' | 'quic', threads: number, scenario: Scenario, role?: 'server' | 'client', addr?: string }
 
 /** Echoed once before the scenario's ending: enough for several slabs and window updates. */
 const ECHO_BYTES = 256 * 1024
@@ -45,26 +49,52 @@ async function runWorker (job: Job): Promise<void> {
     const context = { privateKey, peerId: peerIdFromPrivateKey(privateKey), protocols: new StaticProtocolTable([ECHO]) }
     return job.transport === 'tcp' ? tcp({ ioThreads: job.threads })(context) : quic({ ioThreads: job.threads })(context)
   }
-  const server = make()
-  const client = make()
-  const l = await server.listen(multiaddr(job.transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : '/ip4/127.0.0.1/udp/0/quic-v1'))
-  l.on('connection', (c: Connection) => { c.on('stream', (s: Stream) => { echo(s) }) })
-  const conn = await client.dial(l.addrs()[0] as Parameters<Transport['dial']>[0])
-  const s = await conn.openStream(ECHO)
-  const payload = new Uint8Array(ECHO_BYTES)
-  for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + 3) & 0xff
-  let got = 0
-  let bad = false
-  const echoed = new Promise<void>((resolve) => {
-    s.on('data', (c: Uint8Array) => {
-      for (let i = 0; i < c.byteLength && got + i < payload.length; i++) if (c[i] !== payload[got + i]) bad = true
-      got += c.byteLength
-      if (got >= payload.length) resolve()
+  // Echoes ECHO_BYTES over a new stream of conn and checks them; returns the stream, still open.
+  const echoOnce = async (conn: Connection): Promise<Stream> => {
+    const s = await conn.openStream(ECHO)
+    const payload = new Uint8Array(ECHO_BYTES)
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + 3) & 0xff
+    let got = 0
+    let bad = false
+    const echoed = new Promise<void>((resolve) => {
+      s.on('data', (c: Uint8Array) => {
+        for (let i = 0; i < c.byteLength && got + i < payload.length; i++) if (c[i] !== payload[got + i]) bad = true
+        got += c.byteLength
+        if (got >= payload.length) resolve()
+      })
     })
-  })
-  if (!s.send(payload)) await s.onDrain()
-  await echoed
-  if (bad || got !== payload.length) throw new Error(`echo differs (${got} bytes)`)
+    if (!s.send(payload)) await s.onDrain()
+    await echoed
+    if (bad || got !== payload.length) throw new Error(`echo differs (${got} bytes)`)
+    return s
+  }
+  const listenAddr = job.transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : '/ip4/127.0.0.1/udp/0/quic-v1'
+
+  if (job.role === 'client') {
+    const client = make()
+    await echoOnce(await client.dial(multiaddr(job.addr as string)))
+    parentPort?.postMessage('echoed')
+    process.exit(0)
+  }
+  const server = make()
+  const l = await server.listen(multiaddr(listenAddr))
+  l.on('connection', (c: Connection) => { c.on('stream', (s: Stream) => { echo(s) }) })
+  if (job.role === 'server') {
+    parentPort?.postMessage(String(l.addrs()[0]))
+    // The client worker has exited (with its connection to us live) when the main thread says so.
+    await new Promise<void>(resolve => { parentPort?.once('message', () => { resolve() }) })
+    const self = make()
+    const s = await echoOnce(await self.dial(l.addrs()[0] as Parameters<Transport['dial']>[0]))
+    await s.closeWrite()
+    await self.close()
+    await l.close()
+    await server.close()
+    parentPort?.postMessage('echoed')
+    return
+  }
+  const client = make()
+  const conn = await client.dial(l.addrs()[0] as Parameters<Transport['dial']>[0])
+  const s = await echoOnce(conn)
 
   switch (job.scenario) {
     case 'exit':
@@ -91,18 +121,45 @@ async function runWorker (job: Job): Promise<void> {
   }
 }
 
-async function runJob (job: Job): Promise<void> {
-  const tsx = new URL('../../node_modules/tsx/dist/esm/api/index.mjs', import.meta.url).href
-  const w = new Worker(`import(${JSON.stringify(tsx)}).then(async ({ register }) => { register(); await import(${JSON.stringify(import.meta.url)}) })`,
+const tsx = new URL('../../node_modules/tsx/dist/esm/api/index.mjs', import.meta.url).href
+
+/** A worker running this file with `job`; `messages` gets what it posts. */
+function startWorker (job: Job, messages: (m: string) => void): { worker: Worker, exited: Promise<number> } {
+  const worker = new Worker(`import(${JSON.stringify(tsx)}).then(async ({ register }) => { register(); await import(${JSON.stringify(import.meta.url)}) })`,
     { eval: true, workerData: job })
-  let echoed = false
   const exited = new Promise<number>((resolve, reject) => {
-    w.once('error', reject)
-    w.once('exit', resolve)
+    worker.once('error', reject)
+    worker.once('exit', resolve)
   })
-  w.on('message', (m: string) => {
+  worker.on('message', messages)
+  return { worker, exited }
+}
+
+async function runPair (job: Job): Promise<void> {
+  let serverEchoed = false
+  let gotAddr: (addr: string) => void = () => {}
+  const addr = new Promise<string>(resolve => { gotAddr = resolve })
+  const server = startWorker({ ...job, role: 'server' }, (m: string) => { if (m === 'echoed') serverEchoed = true; else gotAddr(m) })
+  let clientEchoed = false
+  const client = startWorker({ ...job, role: 'client', addr: await addr }, () => { clientEchoed = true })
+  const clientCode = await client.exited
+  server.worker.postMessage('client gone')
+  const serverCode = await server.exited
+  if (!clientEchoed || clientCode !== 0 || !serverEchoed || serverCode !== 0) {
+    throw new Error(`${job.transport} threads ${job.threads} pair: client exit ${clientCode} echoed ${String(clientEchoed)}, server exit ${serverCode} echoed ${String(serverEchoed)}`)
+  }
+}
+
+async function runJob (job: Job): Promise<void> {
+  if (job.scenario === 'pair') {
+    await runPair(job)
+    console.log(`ok ${job.transport} ${job.threads} ${job.scenario}`)
+    return
+  }
+  let echoed = false
+  const { worker, exited } = startWorker(job, (m: string) => {
     echoed = true
-    if (m === 'busy') setTimeout(() => { void w.terminate() }, TERMINATE_AFTER_MS)
+    if (m === 'busy') setTimeout(() => { void worker.terminate() }, TERMINATE_AFTER_MS)
   })
   const code = await exited
   const expected = job.scenario === 'terminate' ? 1 : 0  // terminate() makes the exit code 1
@@ -127,7 +184,7 @@ if (isMainThread) {
       for (const t of threads) {
         for (const scenario of scenarios) {
           await runJob({ transport, threads: t, scenario })
-          n++
+          n += scenario === 'pair' ? 2 : 1
         }
       }
     }
