@@ -130,7 +130,8 @@ class Connection {
   void open_connection();
   void log_close(uint32_t code);  // one L2N_LOG line per connection end (io/log.h)
   // output
-  bool ensure(size_t extra);
+  // Room for `extra` more bytes; a buffer that must grow becomes at least min_cap bytes.
+  bool ensure(size_t extra, size_t min_cap = 0);
   void write_raw(const uint8_t* p, size_t n);
   void append_plain(const uint8_t* p, size_t n);
   void seal_open();

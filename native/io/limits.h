@@ -63,6 +63,13 @@ inline constexpr uint32_t kMaxCoalescedFrame = 32 * 1024;
 // Largest Yamux data frame we emit: 256 KiB (the initial window), so a frame never waits on more
 // window than a fresh stream has, and the 12-byte header is amortised over 4 Noise messages.
 inline constexpr uint32_t kMaxDataFrame = 256 * 1024;
+// What the output buffer becomes at once when a full kMaxDataFrame is encrypted into it (a bulk
+// sender): the most one pump can leave in it, so it never grows (re-copying its contents) during
+// a transfer. Smaller sends keep the doubling from kInitialOutputBuffer.
+// Pumping stops once kMaxOutputBuffer is pending; the last frame adds up to kMaxDataFrame plus its
+// Noise overhead (5 x 18 bytes), the open message before it (<= 65,537 + 16), the short-tail
+// message after it and the loop's control frames: 4 x 64 KiB covers those.
+inline constexpr size_t kBulkOutputBuffer = kMaxOutputBuffer + kMaxDataFrame + 4 * 64 * 1024;
 // Writes: a write of exactly 64 KiB leaves a 53-byte tail segment on this loopback (MSS 65483)
 // and halves throughput. Our writes are never sized that way: they carry whole Noise records
 // (up to 65,537 bytes each, plus a 30-byte header record per 256 KiB frame) batched up to
