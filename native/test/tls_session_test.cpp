@@ -123,6 +123,29 @@ TEST(session_handshake_mutual_auth) {
   CHECK(d.client->error() == SessionError::kNone);
 }
 
+// Our CertificateVerify is signed with a prepared nonce while one is ready and made whole after
+// (certificate.cpp, NonceSigner): both must verify at the peer, and each nonce is used once.
+TEST(session_signatures_with_prepared_and_fresh_nonces) {
+  HostKey ck = HostKey::make(1), sk = HostKey::make(1);
+  auto ccert = make_cert(ck), scert = make_cert(sk);
+  CHECK(!ccert->prepare_signature());  // made with kSignNoncePool ready
+  for (size_t i = 0; i < l2n::tls::kSignNoncePool + 2; i++) {  // the last two sign without one
+    Duo d(sk.peer_id(), ccert, scert);
+    CHECK(d.client->start());
+    d.pump();
+    CHECK(d.client->done());
+    CHECK(d.server->done());
+    CHECK(d.server->remote().peer_id == ck.peer_id());
+  }
+  size_t prepared = 0;
+  while (ccert->prepare_signature()) prepared++;
+  CHECK(prepared == l2n::tls::kSignNoncePool);  // every one was consumed, one at a time
+  Duo d(sk.peer_id(), ccert, scert);
+  CHECK(d.client->start());
+  d.pump();
+  CHECK(d.client->done() && d.server->done());
+}
+
 TEST(session_handshake_one_byte_at_a_time) {
   Duo d;
   CHECK(d.client->start());

@@ -2,11 +2,22 @@
 // verification of a peer's certificate (libp2p/specs tls/tls.md, "Peer Authentication").
 // GnuTLS parses the certificate and checks its self-signature; the SignedKey extension and the
 // raw TBSCertificate/SPKI bytes are read by our bounded DER reader (der.h, fuzzed).
+// ECDSA_sign_setup / ECDSA_do_sign_ex (NonceSigner) have no EVP equivalent in OpenSSL 3: the
+// EVP API cannot take a nonce prepared ahead of the message.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/obj_mac.h>
+#include <openssl/sha.h>
 
+#include <atomic>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "core/tls/der.h"
 #include "core/tls/gnutls_glue.h"
@@ -181,6 +192,161 @@ Error verify_certificate(const uint8_t* data, size_t len, int64_t now, const uin
 }
 
 // ---------------------------------------------------------------------------------------------
+// Our CertificateVerify signature, through OpenSSL with nonces prepared ahead.
+//
+// An ECDSA signature is (r, s) with r = x(k*G) mod n for a fresh secret nonce k and
+// s = k^-1 (h + r*d) mod n. The scalar multiplication k*G is nearly all of its cost and does not
+// depend on the message, so the I/O thread prepares (k^-1, r) pairs between handshakes and the
+// handshake's signature is only the modular arithmetic that is left. Measured here (loaded
+// machine, P-256): GnuTLS/nettle sign 69 us, OpenSSL sign 36 us, OpenSSL prepare 26 us + sign
+// with a prepared nonce 0.4 us. Each pair is used once, then cleared (a nonce used twice, or
+// known, reveals the key); pairs stay in this process's memory as the private key does. The
+// signature is the same ECDSA as before (randomised nonce, SHA-256, DER): peers see no change.
+// When no pair is ready the signature is made whole, still by OpenSSL.
+
+struct NonceSigner {
+  EC_KEY* key = nullptr;
+  std::mutex mu;
+  std::vector<std::pair<BIGNUM*, BIGNUM*>> ready;  // (k^-1, r), at most kSignNoncePool
+  std::atomic<size_t> count{0};                    // ready.size(), read without the lock
+
+  ~NonceSigner() {
+    for (auto& [kinv, r] : ready) { BN_clear_free(kinv); BN_clear_free(r); }
+    EC_KEY_free(key);
+  }
+
+  // The GnuTLS key's scalar and point, as an OpenSSL P-256 key.
+  bool init(gnutls_x509_privkey_t gkey) {
+    gnutls_ecc_curve_t curve;
+    gnutls_datum_t x{}, y{}, k{};
+    if (gnutls_x509_privkey_export_ecc_raw(gkey, &curve, &x, &y, &k) < 0) return false;
+    BIGNUM* bx = BN_bin2bn(x.data, static_cast<int>(x.size), nullptr);
+    BIGNUM* by = BN_bin2bn(y.data, static_cast<int>(y.size), nullptr);
+    BIGNUM* bk = BN_bin2bn(k.data, static_cast<int>(k.size), nullptr);
+    gnutls_memset(k.data, 0, k.size);
+    gnutls_free(x.data);
+    gnutls_free(y.data);
+    gnutls_free(k.data);
+    key = curve == GNUTLS_ECC_CURVE_SECP256R1 ? EC_KEY_new_by_curve_name(NID_X9_62_prime256v1) : nullptr;
+    bool ok = key != nullptr && bx && by && bk && EC_KEY_set_private_key(key, bk) == 1 &&
+              EC_KEY_set_public_key_affine_coordinates(key, bx, by) == 1;
+    BN_free(bx);
+    BN_free(by);
+    BN_clear_free(bk);
+    return ok;
+  }
+
+  bool prepare() {
+    if (count.load(std::memory_order_relaxed) >= kSignNoncePool) return false;
+    BIGNUM* kinv = nullptr;
+    BIGNUM* r = nullptr;
+    if (ECDSA_sign_setup(key, nullptr, &kinv, &r) != 1) return false;
+    std::lock_guard<std::mutex> lock(mu);
+    if (ready.size() >= kSignNoncePool) {  // another thread filled it meanwhile
+      BN_clear_free(kinv);
+      BN_clear_free(r);
+      return false;
+    }
+    ready.emplace_back(kinv, r);
+    count.store(ready.size(), std::memory_order_relaxed);
+    return true;
+  }
+
+  // DER ECDSA-Sig-Value over a SHA-256 digest, into a gnutls_malloc'd datum (GnuTLS frees it).
+  int sign_digest(const uint8_t* digest, size_t len, gnutls_datum_t* out) {
+    std::pair<BIGNUM*, BIGNUM*> nonce{nullptr, nullptr};
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!ready.empty()) {
+        nonce = ready.back();
+        ready.pop_back();
+        count.store(ready.size(), std::memory_order_relaxed);
+      }
+    }
+    ECDSA_SIG* sig = nullptr;
+    if (nonce.first != nullptr) {
+      sig = ECDSA_do_sign_ex(digest, static_cast<int>(len), nonce.first, nonce.second, key);
+      BN_clear_free(nonce.first);
+      BN_clear_free(nonce.second);
+    }
+    // No nonce ready, or the rare s == 0 that needs another one: a whole signature.
+    if (sig == nullptr) sig = ECDSA_do_sign(digest, static_cast<int>(len), key);
+    if (sig == nullptr) return GNUTLS_E_PK_SIGN_FAILED;
+    int n = i2d_ECDSA_SIG(sig, nullptr);
+    out->data = n > 0 ? static_cast<unsigned char*>(gnutls_malloc(static_cast<size_t>(n))) : nullptr;
+    if (out->data == nullptr) {
+      ECDSA_SIG_free(sig);
+      return GNUTLS_E_MEMORY_ERROR;
+    }
+    unsigned char* p = out->data;
+    out->size = static_cast<unsigned>(i2d_ECDSA_SIG(sig, &p));
+    ECDSA_SIG_free(sig);
+    return 0;
+  }
+};
+
+namespace {
+
+bool p256_sha256(gnutls_sign_algorithm_t algo) {
+  return algo == GNUTLS_SIGN_ECDSA_SECP256R1_SHA256 || algo == GNUTLS_SIGN_ECDSA_SHA256;
+}
+
+int signer_sign_hash(gnutls_privkey_t, gnutls_sign_algorithm_t algo, void* ud, unsigned,
+                     const gnutls_datum_t* hash, gnutls_datum_t* sig) {
+  if (!p256_sha256(algo) || hash->size != SHA256_DIGEST_LENGTH) return GNUTLS_E_INVALID_REQUEST;
+  return static_cast<NonceSigner*>(ud)->sign_digest(hash->data, hash->size, sig);
+}
+
+int signer_sign_data(gnutls_privkey_t, gnutls_sign_algorithm_t algo, void* ud, unsigned,
+                     const gnutls_datum_t* data, gnutls_datum_t* sig) {
+  if (!p256_sha256(algo)) return GNUTLS_E_INVALID_REQUEST;
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(data->data, data->size, digest);
+  return static_cast<NonceSigner*>(ud)->sign_digest(digest, sizeof digest, sig);
+}
+
+int signer_info(gnutls_privkey_t, unsigned flags, void*) {
+  if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO)
+    return p256_sha256(static_cast<gnutls_sign_algorithm_t>(GNUTLS_FLAGS_TO_SIGN_ALGO(flags))) ? 1 : 0;
+  if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO) return GNUTLS_PK_ECDSA;
+  if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO_BITS) return 256;
+  if (flags & GNUTLS_PRIVKEY_INFO_SIGN_ALGO) return GNUTLS_SIGN_ECDSA_SECP256R1_SHA256;
+  return -1;
+}
+
+// Credentials with our certificate and `signer` as its key (GnuTLS owns the pcert and the
+// external key it gets; `signer` must outlive the credentials).
+int set_signer_credentials(gnutls_certificate_credentials_t cred, gnutls_x509_crt_t crt, NonceSigner* signer) {
+  gnutls_privkey_t pk;
+  int rv = gnutls_privkey_init(&pk);
+  if (rv < 0) return rv;
+  rv = gnutls_privkey_import_ext4(pk, signer, signer_sign_data, signer_sign_hash, nullptr, nullptr,
+                                  signer_info, 0);
+  if (rv < 0) {
+    gnutls_privkey_deinit(pk);
+    return rv;
+  }
+  gnutls_pcert_st pcert;
+  rv = gnutls_pcert_import_x509(&pcert, crt, 0);
+  if (rv < 0) {
+    gnutls_privkey_deinit(pk);
+    return rv;
+  }
+  rv = gnutls_certificate_set_key(cred, nullptr, 0, &pcert, 1, pk);
+  if (rv < 0) {  // on failure the caller still owns both
+    gnutls_pcert_deinit(&pcert);
+    gnutls_privkey_deinit(pk);
+  }
+  return rv;
+}
+
+}  // namespace
+
+bool Certificate::prepare_signature() const {
+  return impl_->signer && impl_->signer->prepare();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Our certificate.
 
 struct CertificateRequest::Impl {
@@ -275,9 +441,12 @@ Error CertificateRequest::finish_raw(const uint8_t* ext, size_t ext_len, bool cr
       parts.spki.total() != impl_->spki.size() ||
       std::memcmp(parts.spki.header, impl_->spki.data(), impl_->spki.size()) != 0)
     return Error::kInternal;
+  c->signer = std::make_shared<NonceSigner>();
+  if (!c->signer->init(impl_->key)) return Error::kInternal;
   if (gnutls_certificate_allocate_credentials(&c->cred) < 0 ||
-      gnutls_certificate_set_x509_key(c->cred, &c->crt, 1, impl_->key) < 0)
+      set_signer_credentials(c->cred, c->crt, c->signer.get()) < 0)
     return Error::kInternal;
+  while (c->signer->prepare()) {}  // the first handshakes find nonces ready
   c->key = impl_->key;  // the certificate now owns the key
   impl_->key = nullptr;
   impl_.reset();

@@ -4,6 +4,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,9 +12,14 @@
 
 namespace l2n::tls {
 
+// Signs our CertificateVerify with OpenSSL and precomputed nonces (certificate.cpp).
+struct NonceSigner;
+
 struct Certificate::Impl {
   gnutls_x509_crt_t crt = nullptr;
   gnutls_x509_privkey_t key = nullptr;
+  // GnuTLS's external key in `cred` calls into it: freed after cred (~Impl frees cred first).
+  std::shared_ptr<NonceSigner> signer;
   gnutls_certificate_credentials_t cred = nullptr;  // our cert + key, shared by all sessions
   std::vector<uint8_t> der;
   ~Impl();

@@ -1,0 +1,85 @@
+/**
+ * A/B of connection setup between two addon builds, in alternating back-to-back rounds: the
+ * compare.ts "connect" scenario (300 sequential setups: dial, handshake, first stream, 1-byte round
+ * trip) with each build's peers, reporting per round the setup p50 and the CPU per setup of both
+ * processes (client + server, all threads, from the peers' usage lines), the figure that a loaded
+ * machine disturbs least.
+ *
+ *   node --import tsx bench/perf/setup-ab.ts --a <addon.node> --b <addon.node> [--rounds 3]
+ *     [--transport quic|tcp] [--count 300] [--threads 1|0]
+ *
+ * Peers run from L2N_BENCH_DIST (or dist/), as compare.ts's. Run it under the bench lock.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { argValue, peerCommand } from './usage.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..', '..')
+const args = process.argv.slice(2)
+const builds = { A: argValue(args, 'a'), B: argValue(args, 'b') }
+const rounds = Number(argValue(args, 'rounds', '3'))
+const transport = argValue(args, 'transport', 'quic')
+const count = argValue(args, 'count', '300')
+const threads = argValue(args, 'threads', '1')
+const peer = join(here, 'native-peer.ts')
+
+type Line = Record<string, unknown> & { type: string }
+
+function start (role: string, extra: string[], addon: string): { lines: AsyncIterator<Line>, child: ChildProcess } {
+  const child = spawn(process.execPath, [...peerCommand(root, peer).argv, '--role', role, '--transport', transport, ...extra], {
+    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LIBP2P_NATIVE_ADDON: addon, LIBP2P_NATIVE_THREADS: threads }
+  })
+  const rl = createInterface({ input: child.stdout })
+  const lines = (async function * () {
+    for await (const l of rl) { try { yield JSON.parse(l) as Line } catch { /* not ours */ } }
+  })()
+  return { lines, child }
+}
+
+async function next (lines: AsyncIterator<Line>, type: string): Promise<Line> {
+  while (true) {
+    const { value, done } = await lines.next()
+    if (done === true) throw new Error(`peer exited before ${type}`)
+    if (value.type === type) return value
+  }
+}
+
+const cpuUs = (u: Line): number => ((u.cpuUserSeconds as number) + (u.cpuSystemSeconds as number)) * 1e6
+
+interface Round { p50: number, cpu: number, clientCpu: number, serverCpu: number }
+
+async function once (addon: string): Promise<Round> {
+  const server = start('server', [], addon)
+  let client: ReturnType<typeof start> | undefined
+  try {
+    const addr = ((await next(server.lines, 'listening')).addrs as string[])[0] as string
+    client = start('client', ['--addr', addr, '--mode', 'connect', '--count', count], addon)
+    const result = await next(client.lines, 'result')
+    const cu = await next(client.lines, 'usage')
+    server.child.kill('SIGTERM')  // the server prints its usage line on SIGTERM (as in compare.ts)
+    const su = await next(server.lines, 'usage')
+    const n = Number(count)
+    return { p50: (result.p50Ms as number) * 1000, cpu: (cpuUs(cu) + cpuUs(su)) / n, clientCpu: cpuUs(cu) / n, serverCpu: cpuUs(su) / n }
+  } finally {
+    if (client !== undefined && client.child.exitCode === null) client.child.kill('SIGKILL')
+    if (server.child.exitCode === null) server.child.kill('SIGKILL')
+  }
+}
+
+if (builds.A === undefined || builds.B === undefined) throw new Error('usage: setup-ab.ts --a <addon.node> --b <addon.node>')
+const results: Record<string, Round[]> = { A: [], B: [] }
+for (let r = 0; r < rounds; r++) {
+  for (const k of (r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) as Array<'A' | 'B'>) {
+    const x = await once(builds[k] as string)
+    results[k]?.push(x)
+    console.log(`round ${r + 1} ${k}: setup p50 ${x.p50.toFixed(0)} us, CPU per setup ${x.cpu.toFixed(0)} us (client ${x.clientCpu.toFixed(0)}, server ${x.serverCpu.toFixed(0)})`)
+  }
+}
+const med = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN }
+for (const k of ['A', 'B'] as const) {
+  const rs = results[k] ?? []
+  console.log(`${k} ${builds[k]}: median of rounds: p50 ${med(rs.map(x => x.p50)).toFixed(0)} us, CPU per setup ${med(rs.map(x => x.cpu)).toFixed(0)} us`)
+}
