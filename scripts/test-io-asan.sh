@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The native I/O layer and binding under AddressSanitizer + UndefinedBehaviorSanitizer: builds the
-# addon with -fsanitize=address,undefined into build-io-asan/ and runs the TCP transport tests with
+# addon with -fsanitize=address,undefined into build-io-asan/ and runs the TCP transport tests and the
+# worker-exit scenarios (worker env teardown; their child process inherits the preload) with
 # the sanitizer runtimes preloaded into node (node itself is not instrumented; leaks are not checked
 # because V8 owns memory the sanitizer cannot see freed at exit).
 set -euo pipefail
@@ -14,4 +15,4 @@ npm_config_nodedir=$(dirname "$(dirname "$(command -v node)")") node node_module
 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
 ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 LIBP2P_NATIVE_ADDON="$root/build-io-asan/RelWithDebInfo/libp2p_native.node" \
-  node --import tsx --test --test-concurrency=1 test/transports/tcp/*.test.ts
+  node --import tsx --test --test-concurrency=1 test/transports/tcp/*.test.ts test/transports/worker-exit.test.ts
