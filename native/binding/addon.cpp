@@ -4,6 +4,9 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -94,8 +97,21 @@ void AsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   inst->cleanup_waiting = handle;
 }
 
+// TEST ONLY: with LIBP2P_NATIVE_TEST_HOOKS=1 (the variable of quic_cert.cpp's hooks) and this one
+// set to 1 the addon does not pin itself, so Node really unloads it at a worker's exit.
+// worker-exit.test.ts sets both on system-allocator builds to check the teardown order itself, which
+// the pin would hide (a close callback left to run after the unload would find the code still
+// mapped). With mimalloc every such exit crashes (PinAddonInProcess).
+constexpr const char* kTestUnpinnedEnv = "LIBP2P_NATIVE_TEST_UNPINNED";
+
+bool test_unpinned() {
+  const char* hooks = ::getenv("LIBP2P_NATIVE_TEST_HOOKS");
+  const char* unpinned = ::getenv(kTestUnpinnedEnv);
+  return hooks != nullptr && std::strcmp(hooks, "1") == 0 && unpinned != nullptr && std::strcmp(unpinned, "1") == 0;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  PinAddonInProcess();
+  if (!test_unpinned()) PinAddonInProcess();
   // Deliberately never freed (a few bytes per env): uv close callbacks and wrapper finalizers run
   // during env teardown, after the cleanup hook, and still look at it.
   auto* inst = new Instance();
