@@ -48,8 +48,8 @@ void KeepInstance(Napi::Env, Instance*) {}
 // while that worker's thread is still running; the thread's exit then runs the pthread-key
 // destructors of libraries that were unloaded with us. libmimalloc 2.0.9 (Debian 12, our default
 // allocator) creates such a key for every thread it serves and never deletes it (mimalloc issue
-// #809), so a worker that loaded the addon when no other thread had crashed the process with SIGSEGV
-// in __nptl_deallocate_tsd at every worker exit. Marking ourselves RTLD_NODELETE (glibc honours it
+// #809), so the exit of a worker that was the addon's only user crashed the process (SIGSEGV in
+// __nptl_deallocate_tsd), every time. Marking ourselves RTLD_NODELETE (glibc honours it
 // on an already-loaded object with RTLD_NOLOAD) makes our dlclose, and the worker's, a reference
 // drop only. Bounded: one mapping of the addon and its libraries per process whatever the number of
 // workers, which is what a main-thread load already costs (Node never unloads the main thread's
