@@ -109,7 +109,7 @@ void IoThread::drain_into(Batch& into) {
   {
     std::lock_guard<std::mutex> lock(outbox_mu_);
     if (outbox_.records.empty()) return;
-    was_full = outbox_.records.size() >= kMaxOutboxRecords;
+    was_full = outbox_.records.size() >= kMaxOutboxRecords || outbox_.slabs.size() >= kMaxOutboxSlabs;
     uint32_t base = static_cast<uint32_t>(into.blob.size());
     for (Record& r : outbox_.records) {
       if (r.blob_len > 0) r.blob_off += base;
@@ -119,6 +119,7 @@ void IoThread::drain_into(Batch& into) {
     into.slabs.insert(into.slabs.end(), outbox_.slabs.begin(), outbox_.slabs.end());
     outbox_.clear();
     outbox_size_.store(0, std::memory_order_relaxed);
+    outbox_slabs_.store(0, std::memory_order_relaxed);
   }
   if (was_full) loop_.wake();  // deferred reads resume
 }
@@ -165,6 +166,7 @@ void IoThread::publish() {
       outbox_.slabs.insert(outbox_.slabs.end(), batch_.slabs.begin(), batch_.slabs.end());
     }
     outbox_size_.store(outbox_.records.size(), std::memory_order_relaxed);
+    outbox_slabs_.store(outbox_.slabs.size(), std::memory_order_relaxed);
   }
   batch_.clear();
   notified_js_ = true;

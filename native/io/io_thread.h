@@ -77,8 +77,11 @@ class IoThread {
   double* conn_counters(uint32_t slot);
   double* proto_counters(uint32_t proto_index);
   void arm_timer(Connection* c, uint64_t deadline);
-  // Outbox above kMaxOutboxRecords: stop reading sockets until JS drains.
-  bool outbox_full() const { return outbox_size_.load(std::memory_order_relaxed) >= kMaxOutboxRecords; }
+  // Outbox above kMaxOutboxRecords records or kMaxOutboxSlabs slabs: stop reading sockets until JS drains.
+  bool outbox_full() const {
+    return outbox_size_.load(std::memory_order_relaxed) >= kMaxOutboxRecords ||
+           outbox_slabs_.load(std::memory_order_relaxed) >= kMaxOutboxSlabs;
+  }
   // A connection that stopped reading because of outbox_full; resumed after a drain.
   void defer_read(Connection* c);
   // Called by Connection when it is finished: the fd is closed, records are out.
@@ -130,6 +133,7 @@ class IoThread {
   std::mutex outbox_mu_;
   Batch outbox_;
   std::atomic<size_t> outbox_size_{0};
+  std::atomic<size_t> outbox_slabs_{0};  // outbox_.slabs.size(): slabs first named by undrained records
   Batch batch_;
 
   uint64_t now_ = 0;

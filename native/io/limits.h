@@ -99,6 +99,12 @@ inline constexpr size_t kMaxPendingCommands = 1 << 20;
 // Event records a thread may hold in its outbox before it stops reading sockets until JS drains
 // (backpressure from the JS thread to the sockets): 64 Ki records = 2 MiB of records.
 inline constexpr size_t kMaxOutboxRecords = 64 * 1024;
+// Receive slabs first named in the outbox (received data JS has not taken yet): at most this many
+// before the thread stops reading sockets until JS drains. Records alone bound nothing useful here:
+// 64 Ki data records can name 4 GiB. 32 MiB is what V8 already lets a receiver hold awaiting GC
+// (docs/buffer-ownership.md) and 25+ ms of traffic at 10 Gbit/s: a JS thread that has not run for
+// that long is not keeping up, and its sockets should push back (TCP) rather than fill memory.
+inline constexpr size_t kMaxOutboxSlabs = 32;
 
 // ---- counters ----------------------------------------------------------------------------------
 // Per connection: bytes in/out (wire), frames in/out (Yamux), errors. Doubles, exact to 2^53.
