@@ -6,9 +6,10 @@
  * machine disturbs least.
  *
  *   node --import tsx bench/perf/setup-ab.ts --a <addon.node> --b <addon.node> [--rounds 3]
- *     [--transport quic|tcp] [--count 300] [--threads 1|0]
+ *     [--transport quic|tcp] [--count 300] [--threads 1|0] [--a-dist <dir>] [--b-dist <dir>]
  *
- * Peers run from L2N_BENCH_DIST (or dist/), as compare.ts's. Run it under the bench lock.
+ * Peers run from L2N_BENCH_DIST (or dist/), as compare.ts's, or from --a-dist / --b-dist (tsc
+ * output dirs, to compare TypeScript changes). Run it under the bench lock.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -20,6 +21,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
 const args = process.argv.slice(2)
 const builds = { A: argValue(args, 'a'), B: argValue(args, 'b') }
+const dists = { A: argValue(args, 'a-dist', process.env.L2N_BENCH_DIST ?? 'dist'), B: argValue(args, 'b-dist', process.env.L2N_BENCH_DIST ?? 'dist') }
 const rounds = Number(argValue(args, 'rounds', '3'))
 const transport = argValue(args, 'transport', 'quic')
 const count = argValue(args, 'count', '300')
@@ -51,7 +53,8 @@ const cpuUs = (u: Line): number => ((u.cpuUserSeconds as number) + (u.cpuSystemS
 
 interface Round { p50: number, cpu: number, clientCpu: number, serverCpu: number }
 
-async function once (addon: string): Promise<Round> {
+async function once (addon: string, dist: string): Promise<Round> {
+  process.env.L2N_BENCH_DIST = dist  // read by peerCommand
   const server = start('server', [], addon)
   let client: ReturnType<typeof start> | undefined
   try {
@@ -73,7 +76,7 @@ if (builds.A === undefined || builds.B === undefined) throw new Error('usage: se
 const results: Record<string, Round[]> = { A: [], B: [] }
 for (let r = 0; r < rounds; r++) {
   for (const k of (r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) as Array<'A' | 'B'>) {
-    const x = await once(builds[k] as string)
+    const x = await once(builds[k] as string, dists[k])
     results[k]?.push(x)
     console.log(`round ${r + 1} ${k}: setup p50 ${x.p50.toFixed(0)} us, CPU per setup ${x.cpu.toFixed(0)} us (client ${x.clientCpu.toFixed(0)}, server ${x.serverCpu.toFixed(0)})`)
   }
@@ -81,5 +84,5 @@ for (let r = 0; r < rounds; r++) {
 const med = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN }
 for (const k of ['A', 'B'] as const) {
   const rs = results[k] ?? []
-  console.log(`${k} ${builds[k]}: median of rounds: p50 ${med(rs.map(x => x.p50)).toFixed(0)} us, CPU per setup ${med(rs.map(x => x.cpu)).toFixed(0)} us`)
+  console.log(`${k} ${builds[k]} (${dists[k]}): median of rounds: p50 ${med(rs.map(x => x.p50)).toFixed(0)} us, CPU per setup ${med(rs.map(x => x.cpu)).toFixed(0)} us`)
 }

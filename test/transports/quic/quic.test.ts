@@ -14,7 +14,7 @@ import { createSocket } from 'node:dgram'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Listener } from '../../../src/core/transport.ts'
 import type { Stream } from '../../../src/core/stream.ts'
-import { InvalidArgumentError } from '../../../src/core/errors.ts'
+import { InvalidArgumentError, PeerIdMismatchError } from '../../../src/core/errors.ts'
 import { generateKeyPair, peerIdFromPrivateKey } from '../../../src/identity/index.ts'
 import { StaticProtocolTable } from '../../../src/utils/protocol-table.ts'
 import { quic, type QuicOptions, type QuicTransport } from '../../../src/transports/quic/index.ts'
@@ -172,6 +172,28 @@ describe('native quic dial failures', () => {
     await assert.rejects(client.transport.dial(addr), (err: Error) => /timed out|timeout/i.test(err.message))
     await kept.close()
     await host.transport.close()
+  })
+
+  it('an address object dialed again keeps its own /p2p/ check (dial targets are parsed once per object)', async () => {
+    const host = makeNode()
+    const l = await host.transport.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'))
+    const base = l.addrs()[0] as Multiaddr
+    const right = base.encapsulate(`/p2p/${host.context.peerId.toString()}`)
+    const wrongPeer = peerIdFromPrivateKey(generateKeyPair('Ed25519')).toString()
+    const wrong = multiaddr(`${base.toString()}/p2p/${wrongPeer}`)
+    try {
+      for (const a of [right, right, wrong, wrong, right, base]) {
+        const result = await client.transport.dial(a).then(async (c) => { await c.close(); return c.remotePeer.toString() }, (e: unknown) => e)
+        if (a === wrong) {
+          assert.ok(result instanceof PeerIdMismatchError, `got ${String(result)}`)
+          assert.equal(result.expected, wrongPeer)
+        } else {
+          assert.equal(result, host.context.peerId.toString())
+        }
+      }
+    } finally {
+      await host.transport.close()
+    }
   })
 
   it('rejects addresses it cannot dial', async () => {
