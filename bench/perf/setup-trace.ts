@@ -11,7 +11,8 @@
  * Analysis: `node --import tsx bench/perf/setup-trace.ts <prefix>` merges every file of the
  * prefix, cuts the timeline into setups at the client's js_dial points, and prints for each step
  * (the n-th occurrence of a point name in a setup, per process) the median time since js_dial and
- * the median gap from the previous step, in microseconds.
+ * the median gap from the previous step, in microseconds; --one prints the median setup's raw
+ * points, --stages its critical path as ten consecutive stages (medians).
  *
  *   rm -f /tmp/st.*; L2N_SETUP_TRACE=/tmp/st L2N_BENCH_DIST=dist-<you> \
  *     LIBP2P_NATIVE_ADDON=<build>/Release/libp2p_native.node npm run bench:perf -- \
@@ -113,6 +114,50 @@ function analyse (pre: string): void {
       steps.set(key, list)
       if (!order.has(key)) order.set(key, us + order.size * 1e-9)
     }
+  }
+  if (process.argv.includes('--stages')) {
+    // The setup's critical path as consecutive stages, each ending at the first occurrence of its
+    // point after the previous stage's end (per setup), and the server's verification of the
+    // client's CertificateVerify, which overlaps stage 7. Medians over all setups, in us.
+    const stages: Array<[string, string, string]> = [
+      ['client JS dial() -> I/O thread has the command', 'C', 'dial_cmd'],
+      ['client builds its ClientHello (X25519 key) and sends', 'C', 'send'],
+      ['wire + server reads the ClientHello', 'S', 'tls_msg:ClientHello pre in'],
+      ['server flight: X25519, our signature, Finished, send', 'S', 'send'],
+      ['wire + client reads the ServerHello', 'C', 'tls_msg:ServerHello pre in'],
+      ['client: X25519, verify server CertificateVerify, sign, Finished', 'C', 'hs_done'],
+      ['client announces, JS opens the stream + sends, I/O thread queues it', 'C', 'send_cmd'],
+      ['wire + server has verified the client and reads the stream data', 'S', 'data_in'],
+      ['server JS echo until its I/O thread queues the byte', 'S', 'send_cmd'],
+      ['wire + client reads it and JS gets the data', 'C', 'js_got'],
+    ]
+    const perStage: number[][] = stages.map(() => [])
+    const verify: number[] = []
+    for (let k = 0; k < totals.length; k++) {
+      const t0 = starts[k] as bigint
+      const end = t0 + BigInt(Math.round((totals[k] as number) * 1000))
+      const inSetup = entries.filter(e => e.ns >= t0 && e.ns <= end)
+      const label = (e: Entry): string => e.name === 'tls_msg' ? `tls_msg:${tlsName(e.arg)}` : e.name
+      let prev = t0
+      let ok = true
+      const ends: bigint[] = []
+      for (const [, proc, name] of stages) {
+        const e = inSetup.find(x => x.proc === proc && x.ns >= prev && label(x) === name)
+        if (e === undefined) { ok = false; break }
+        ends.push(e.ns)
+        prev = e.ns
+      }
+      if (!ok) continue
+      let last = t0
+      ends.forEach((ns, i) => { perStage[i]?.push(Number(ns - last) / 1000); last = ns })
+      const cvIn = inSetup.find(x => x.proc === 'S' && label(x) === 'tls_msg:CertificateVerify post in')
+      const done = inSetup.find(x => x.proc === 'S' && x.name === 'hs_done')
+      if (cvIn !== undefined && done !== undefined) verify.push(Number(done.ns - cvIn.ns) / 1000)
+    }
+    console.log(`setups: ${totals.length} (${perStage[0]?.length ?? 0} with every stage), total p50 ${median(totals).toFixed(1)} us`)
+    stages.forEach(([what], i) => { console.log(`${median(perStage[i] ?? []).toFixed(1).padStart(7)}  ${i + 1}. ${what}`) })
+    console.log(`${median(verify).toFixed(1).padStart(7)}  (server: client CertificateVerify received -> handshake done, overlaps 7)`)
+    return
   }
   if (process.argv.includes('--one')) {
     // The raw timeline of the setup whose total is the median: every point, in order.
