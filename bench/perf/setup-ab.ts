@@ -73,6 +73,12 @@ async function once (addon: string, dist: string): Promise<Round> {
 }
 
 if (builds.A === undefined || builds.B === undefined) throw new Error('usage: setup-ab.ts --a <addon.node> --b <addon.node>')
+for (const k of ['A', 'B'] as const) {
+  process.env.L2N_BENCH_DIST = dists[k]
+  const how = peerCommand(root, peer)
+  // A stale tsc dir silently runs the current sources instead: say which code each side runs.
+  console.log(`${k}: addon ${builds[k]}, peers ${how.compiled ? `from ${dists[k]}` : `from TypeScript sources (${how.why})`}`)
+}
 const results: Record<string, Round[]> = { A: [], B: [] }
 for (let r = 0; r < rounds; r++) {
   for (const k of (r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) as Array<'A' | 'B'>) {
