@@ -222,6 +222,16 @@ QuicIo::Ep* QuicIo::new_endpoint(const std::string& host, uint16_t port, uint32_
   local_addr(fd, bound);
   quic::EndpointConfig cfg = th_.host().config().quic;
   cfg.accept_inbound = listen_id != 0;
+  // LIBP2P_NATIVE_QUIC_CC=cubic|reno|bbr|bbr2 overrides the congestion controller of this endpoint's
+  // connections, so perf runs can compare them without a rebuild (native-core.md, QUIC on the I/O
+  // threads: why ngtcp2 0.12's cubic stalls below the loopback bandwidth).
+  if (const char* cc = getenv("LIBP2P_NATIVE_QUIC_CC")) {
+    std::string_view v(cc);
+    if (v == "cubic") cfg.connection.congestion_control = quic::Config::CongestionControl::kCubic;
+    else if (v == "reno") cfg.connection.congestion_control = quic::Config::CongestionControl::kReno;
+    else if (v == "bbr") cfg.connection.congestion_control = quic::Config::CongestionControl::kBbr;
+    else if (v == "bbr2") cfg.connection.congestion_control = quic::Config::CongestionControl::kBbr2;
+  }
   ep->sink.io = this;
   ep->sink.ep = ep.get();
   ep->engine = std::make_unique<quic::Endpoint>(cfg, cert_, &ep->sink, to_quic(bound.ss),
@@ -474,7 +484,22 @@ void QuicIo::on_handshake(Ep& ep, Conn& c, const quic::Event& ev) {
 void QuicIo::on_conn_closed(Ep& ep, Conn& c, const quic::Event& ev) {
   uint32_t code = close_code(ev.error, ev.tls_error);
   if (c.opened) {
-    L2N_LOG(th_, LogComponent::kQuic, LogLevel::kDebug, c.id, code, "connection closed (code %u)", code);
+    // With its congestion state: cwnd-limited bursts under an infinite ssthresh without loss are
+    // ngtcp2 0.12's BDP cap (native-core.md); LIBP2P_LOG=native:quic=debug shows it per connection.
+    quic::Connection* qc = th_.log_enabled(LogComponent::kQuic, LogLevel::kDebug) ? engine_conn(c) : nullptr;
+    if (qc != nullptr) {
+      quic::Connection::CongestionStats s = qc->congestion_stats();
+      L2N_LOG(th_, LogComponent::kQuic, LogLevel::kDebug, c.id, code,
+              "connection closed (code %u): cwnd %llu, ssthresh %lld, srtt %llu us, min rtt %llu us, "
+              "bursts ended cwnd-limited %llu, app-limited %llu, other %llu",
+              code, static_cast<unsigned long long>(s.cwnd),
+              s.ssthresh == UINT64_MAX ? -1LL : static_cast<long long>(s.ssthresh),
+              static_cast<unsigned long long>(s.smoothed_rtt_ns / 1000), static_cast<unsigned long long>(s.min_rtt_ns / 1000),
+              static_cast<unsigned long long>(s.bursts_cwnd_limited), static_cast<unsigned long long>(s.bursts_app_limited),
+              static_cast<unsigned long long>(s.bursts_other));
+    } else {
+      L2N_LOG(th_, LogComponent::kQuic, LogLevel::kDebug, c.id, code, "connection closed (code %u)", code);
+    }
   } else if (code != err::kShutdown) {
     L2N_LOG(th_, LogComponent::kQuic, LogLevel::kWarn, c.id, code, "%s handshake failed (code %u)",
             c.outbound ? "outbound" : "inbound", code);

@@ -394,6 +394,49 @@ TEST(multi_mib_both_ways_intact) {
   CHECK(p.net.max_segments_seen > 1);  // GSO-style batches were produced
 }
 
+// Connection::congestion_stats: ngtcp2's window and RTTs, and how send bursts ended, under every
+// congestion controller Config offers (each must also carry a transfer). A 4 MiB upload cannot
+// leave in the initial window, so the sender's bursts end cwnd-limited; the receiver only
+// acknowledges and never fills a window; the RTTs are at least the virtual path's round trip.
+TEST(congestion_stats_report_window_rtt_and_burst_ends) {
+  using CC = l2n::quic::Config::CongestionControl;
+  for (CC cc : {CC::kCubic, CC::kReno, CC::kBbr, CC::kBbr2}) {
+    EndpointConfig cfg;
+    cfg.connection.congestion_control = cc;
+    Pair p(cfg);
+    const size_t kSize = 4 << 20;
+    auto up = pattern(kSize, 3);
+    Connection* c = p.dial(p.server_key.peer_id());
+    CHECK(p.handshake(c));
+    Error err;
+    int64_t sid = c->open_stream(&err);
+    CHECK(err == Error::kNone);
+    CHECK(c->send(sid, up.data(), kSize, true) == Error::kNone);
+    uint64_t cid = c->id();
+    auto acked = [&] {
+      uint64_t a = 0;
+      for (auto& e : p.client.events)
+        if (e.type == EventType::kStreamAcked && e.conn == cid && e.stream == sid) a = std::max(a, e.value);
+      return a;
+    };
+    CHECK(p.net.run([&] { return acked() >= kSize; }, 60'000 * kMs));
+    auto sh = p.server.first(EventType::kHandshakeCompleted);
+    CHECK(p.server.rx(sh->conn, sid) == up);
+    Connection::CongestionStats s = c->congestion_stats();
+    CHECK(s.cwnd > 0);
+    CHECK(s.min_rtt_ns >= 2 * kDelay);
+    CHECK(s.smoothed_rtt_ns >= s.min_rtt_ns);
+    CHECK(s.latest_rtt_ns >= s.min_rtt_ns);
+    CHECK(s.bursts_cwnd_limited > 0);
+    Connection* srv = p.server.ep->find(sh->conn);
+    CHECK(srv != nullptr);
+    Connection::CongestionStats r = srv->congestion_stats();
+    CHECK_EQ(r.bursts_cwnd_limited, uint64_t(0));
+    CHECK(r.bursts_app_limited > 0);
+    CHECK(r.min_rtt_ns >= 2 * kDelay);
+  }
+}
+
 TEST(many_streams_interleaved) {
   Pair p;
   Connection* c = p.dial(p.server_key.peer_id());

@@ -309,6 +309,11 @@ Error Connection::Impl::common_init(ngtcp2_settings& s, ngtcp2_transport_params&
     case Config::CongestionControl::kCubic: s.cc_algo = NGTCP2_CC_ALGO_CUBIC; break;
     case Config::CongestionControl::kReno: s.cc_algo = NGTCP2_CC_ALGO_RENO; break;
     case Config::CongestionControl::kBbr: s.cc_algo = NGTCP2_CC_ALGO_BBR; break;
+#if L2N_NGTCP2_V1
+    case Config::CongestionControl::kBbr2: s.cc_algo = NGTCP2_CC_ALGO_BBR; break;  // 1.x's BBR is v2
+#else
+    case Config::CongestionControl::kBbr2: s.cc_algo = NGTCP2_CC_ALGO_BBR2; break;
+#endif
   }
   ngtcp2_transport_params_default(&p);
   p.initial_max_stream_data_bidi_local = cfg.initial_stream_window;
@@ -681,7 +686,16 @@ Transmit Connection::Impl::write_datagrams(uint8_t* out, size_t cap, uint64_t no
       fail(Error::kInternal, static_cast<int>(n), now);
       break;
     }
-    if (n == 0) { burst_over = true; break; }  // congestion- or pacing-limited, or nothing left
+    if (n == 0) {  // congestion- or pacing-limited, or nothing left
+      if (state == State::kEstablished) {
+        compat::CongestionInfo ci = compat::congestion_info(conn);
+        if (ci.bytes_in_flight + max_pkt > ci.cwnd) bursts_cwnd_limited++;
+        else if (send_queue.empty()) bursts_app_limited++;
+        else bursts_other++;
+      }
+      burst_over = true;
+      break;
+    }
     // Batch only packets for the same path: the first one fixes it.
     Address to = SockAddr::to_address(ps.path.remote.addr);
     if (pkts == 0) {
@@ -726,6 +740,21 @@ uint64_t Connection::remote_code() const { return impl_->remote_code; }
 const tls::PeerIdentity& Connection::remote() const { return impl_->peer; }
 const Address& Connection::remote_address() const { return impl_->remote; }
 uint64_t Connection::smoothed_rtt_ns() const { return compat::smoothed_rtt(impl_->conn); }
+Connection::CongestionStats Connection::congestion_stats() const {
+  const Impl& m = *impl_;
+  compat::CongestionInfo ci = compat::congestion_info(m.conn);
+  CongestionStats s;
+  s.cwnd = ci.cwnd;
+  s.ssthresh = ci.ssthresh;
+  s.bytes_in_flight = ci.bytes_in_flight;
+  s.smoothed_rtt_ns = ci.smoothed_rtt;
+  s.min_rtt_ns = ci.min_rtt;
+  s.latest_rtt_ns = ci.latest_rtt;
+  s.bursts_cwnd_limited = m.bursts_cwnd_limited;
+  s.bursts_app_limited = m.bursts_app_limited;
+  s.bursts_other = m.bursts_other;
+  return s;
+}
 
 static bool open_state(Connection::State s) {
   return s == Connection::State::kHandshaking || s == Connection::State::kEstablished;

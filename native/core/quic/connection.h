@@ -142,6 +142,8 @@ struct Connection::Impl {
   uint64_t packets_while_closing = 0;
   uint64_t drain_deadline = UINT64_MAX;
   size_t burst_pkts = 0;            // packets of the current pacing burst already written
+  // How write_datagrams' bursts ended when ngtcp2 wrote nothing more (Connection::CongestionStats).
+  uint64_t bursts_cwnd_limited = 0, bursts_app_limited = 0, bursts_other = 0;
   bool counted_handshaking = true;  // the endpoint's handshaking count includes us
   bool reap_queued = false;         // the endpoint will free us (state kClosed)
   bool in_dirty = false;            // in the endpoint's output queue

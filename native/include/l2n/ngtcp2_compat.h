@@ -10,7 +10,8 @@
 //   * ngtcp2_conn_shutdown_stream{,_read,_write} gained a `uint32_t flags` argument (0 for us).
 //   * ngtcp2_conn_is_in_{closing,draining}_period became ngtcp2_conn_in_{closing,draining}_period.
 //   * ngtcp2_transport_params gained original_dcid_present (a server must set it with original_dcid).
-//   * ngtcp2_conn_get_conn_stat became ngtcp2_conn_get_conn_info (we read only smoothed_rtt).
+//   * ngtcp2_conn_get_conn_stat became ngtcp2_conn_get_conn_info (we read the RTTs, cwnd,
+//     ssthresh and bytes in flight, which both have).
 //   * the dcid_status callback's `type` went from int to ngtcp2_connection_id_status_type.
 //   * ngtcp2_pkt_hd.token and ngtcp2_settings.token went from ngtcp2_vec to pointer + length, and
 //     ngtcp2_settings gained token_type (a server sets NGTCP2_TOKEN_TYPE_RETRY after a Retry).
@@ -70,6 +71,12 @@ inline uint64_t smoothed_rtt(ngtcp2_conn* c) {
   ngtcp2_conn_get_conn_info(c, &info);
   return info.smoothed_rtt;
 }
+struct CongestionInfo { uint64_t cwnd, ssthresh, bytes_in_flight, smoothed_rtt, min_rtt, latest_rtt; };
+inline CongestionInfo congestion_info(ngtcp2_conn* c) {
+  ngtcp2_conn_info i;
+  ngtcp2_conn_get_conn_info(c, &i);
+  return {i.cwnd, i.ssthresh, i.bytes_in_flight, i.smoothed_rtt, i.min_rtt, i.latest_rtt};
+}
 #else
 using ccerr = ngtcp2_connection_close_error;
 inline constexpr auto kCcerrTransport = NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT;
@@ -102,6 +109,12 @@ inline uint64_t smoothed_rtt(ngtcp2_conn* c) {
   ngtcp2_conn_stat stat;
   ngtcp2_conn_get_conn_stat(c, &stat);
   return stat.smoothed_rtt;
+}
+struct CongestionInfo { uint64_t cwnd, ssthresh, bytes_in_flight, smoothed_rtt, min_rtt, latest_rtt; };
+inline CongestionInfo congestion_info(ngtcp2_conn* c) {
+  ngtcp2_conn_stat s;
+  ngtcp2_conn_get_conn_stat(c, &s);
+  return {s.cwnd, s.ssthresh, s.bytes_in_flight, s.smoothed_rtt, s.min_rtt, s.latest_rtt};
 }
 #endif
 

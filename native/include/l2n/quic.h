@@ -69,7 +69,11 @@ struct Config {
   uint64_t max_connection_window = 24u << 20;
   // RFC 9002 6.2.2: 333 ms before the first RTT sample.
   uint64_t initial_rtt_ns = 333'000'000;
-  enum class CongestionControl : uint8_t { kCubic, kReno, kBbr } congestion_control = CongestionControl::kCubic;
+  // kBbr is BBR v1 on ngtcp2 0.12 and BBR v2 on 1.x (1.x has only that one); kBbr2 is BBR v2 on
+  // both. Cubic stays the default: on ngtcp2 < 1.8 cubic and reno stop growing the window at
+  // 2.89 x max delivery rate x min RTT (native-core.md, QUIC on the I/O threads), but neither BBR
+  // was consistently faster on this machine's loopback (same section), and cubic is what TCP runs.
+  enum class CongestionControl : uint8_t { kCubic, kReno, kBbr, kBbr2 } congestion_control = CongestionControl::kCubic;
 };
 
 struct EndpointConfig {
@@ -196,6 +200,18 @@ class Connection {
   const tls::PeerIdentity& remote() const;  // after kHandshakeCompleted
   const Address& remote_address() const;
   uint64_t smoothed_rtt_ns() const;
+  // Congestion state, for diagnostics (the I/O layer's debug log at close, tests). ngtcp2's view:
+  // window, slow-start threshold (UINT64_MAX: still in slow start), bytes in flight, RTTs. Plus
+  // how each send burst of write_datagrams ended when ngtcp2 wrote nothing more:
+  // cwnd_limited (the window was full), app_limited (nothing queued), other (flow control,
+  // pacing). A sender whose bursts end cwnd-limited while ssthresh is still UINT64_MAX and no
+  // loss happened is held by ngtcp2 < 1.8's cwnd cap (docs/design/native-core.md, QUIC).
+  struct CongestionStats {
+    uint64_t cwnd = 0, ssthresh = 0, bytes_in_flight = 0;
+    uint64_t smoothed_rtt_ns = 0, min_rtt_ns = 0, latest_rtt_ns = 0;
+    uint64_t bursts_cwnd_limited = 0, bursts_app_limited = 0, bursts_other = 0;
+  };
+  CongestionStats congestion_stats() const;
 
   // Commands. open_stream returns the new bidirectional stream id, or -1 with kStreamLimit /
   // kClosed in *err. send queues `data` (TRANSFERRED, see top) and fin; len may be 0 with fin.
