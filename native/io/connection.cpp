@@ -1116,7 +1116,9 @@ void Connection::pump_streams() {
 
 void Connection::write_socket() {
   while (out_sent_ < out_len_ && writable_) {
-    ssize_t n = ::write(fd_, out_ + out_sent_, out_len_ - out_sent_);
+    // send(MSG_NOSIGNAL), not write(): a peer that closed gives EPIPE here instead of SIGPIPE,
+    // which would kill an embedder that (unlike Node) does not ignore it.
+    ssize_t n = ::send(fd_, out_ + out_sent_, out_len_ - out_sent_, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         writable_ = false;
