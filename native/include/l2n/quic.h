@@ -70,10 +70,14 @@ struct Config {
   // RFC 9002 6.2.2: 333 ms before the first RTT sample.
   uint64_t initial_rtt_ns = 333'000'000;
   // kBbr is BBR v1 on ngtcp2 0.12 and BBR v2 on 1.x (1.x has only that one); kBbr2 is BBR v2 on
-  // both. Cubic stays the default: on ngtcp2 < 1.8 cubic and reno stop growing the window at
-  // 2.89 x max delivery rate x min RTT (native-core.md, QUIC on the I/O threads), but neither BBR
-  // was consistently faster on this machine's loopback (same section), and cubic is what TCP runs.
-  enum class CongestionControl : uint8_t { kCubic, kReno, kBbr, kBbr2 } congestion_control = CongestionControl::kCubic;
+  // both. Default BBR v2: on ngtcp2 < 1.8 cubic and reno stop growing the window at 2.89 x max
+  // delivery rate x min RTT, and on loopback the min RTT (48-90 us with an I/O thread) is far below
+  // the loaded RTT, so cubic froze at 90-650 KB and ran 3.7-6.4 Gbit/s from run to run; BBR v2 has
+  // no such cap. Six alternating locked pairs (0.5 GiB, load ~1.5, threaded, down/up Gbit/s): BBR v2
+  // 6.4-8.3 / 6.1-7.9 against cubic 3.7-6.4 / 3.8-6.4, CPU per GiB 1.9-2.4 against 2.3-3.1, no
+  // datagram dropped; inline 6.2-8.1 / 6.7-8.3 against 5.2-7.4 / 5.7-7.0 (native-core.md, QUIC on
+  // the I/O threads). LIBP2P_NATIVE_QUIC_CC=cubic|reno|bbr|bbr2 overrides it per process.
+  enum class CongestionControl : uint8_t { kCubic, kReno, kBbr, kBbr2 } congestion_control = CongestionControl::kBbr2;
 };
 
 struct EndpointConfig {
