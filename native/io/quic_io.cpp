@@ -16,6 +16,7 @@
 #include "core/setup_trace.h"
 #include "io/host.h"
 #include "io/io_thread.h"
+#include "io/loop.h"
 #include "io/socket.h"
 #include "l2n/errors.h"
 
@@ -835,7 +836,12 @@ void QuicIo::read(Ep& ep) {
       ep.deferred = false;
       return;  // EAGAIN (or a transient error: ICMP errors surface here and are ignored)
     }
-    uint64_t now = th_.now();
+    // A fresh clock per batch, not the iteration's start (th_.now()): an iteration can spend
+    // hundreds of microseconds on earlier batches and writes, and ngtcp2 takes RTT samples and
+    // ACK delays from these times. With the iteration's time, a packet written and acknowledged
+    // within one iteration measured an RTT of 0 (min RTT 0 in the close line, which pins cubic's
+    // window cap at its floor) and packets written late in an iteration measured too long a one.
+    uint64_t now = now_ns();
     if (trace::enabled()) {
       uint64_t bytes = 0;
       for (int i = 0; i < n; i++) bytes += ep.rmsgs[i].msg_len;
@@ -974,7 +980,7 @@ bool QuicIo::send_pending(Ep& ep) {
 
 void QuicIo::write(Ep& ep) {
   if (ep.fd < 0) return;
-  uint64_t now = th_.now();
+  uint64_t now = now_ns();  // fresh, as read()'s: the packets' send times
   while (!ep.write_blocked) {
     if (ep.pending.empty()) {
       for (size_t t = 0; t < kQuicSendBatch; t++) {
