@@ -37,6 +37,13 @@ function connSink (onClosed: (code: number) => void): ConnectionSink {
   }
 }
 
+/**
+ * The listeners' handles, kept reachable for the whole file: a listener handle that JS drops is
+ * closed by its finalizer (native/binding/host_child.h), so a test that kept only the port lost its
+ * listener at the first GC (seen as refused dials after ~200 of 400 connections).
+ */
+const keptListeners: unknown[] = []
+
 async function timeout<T> (p: Promise<T>, what: string, ms = 5000): Promise<T> {
   return await withTimeout(p, ms, what)
 }
@@ -49,7 +56,7 @@ async function connectAndClose (server: NativeHost, client: NativeHost): Promise
   const inboundOpen = new Promise<ConnInfo>(resolve => { inbound = resolve })
   const port = await timeout(new Promise<number>((resolve, reject) => {
     server.listen(server.newId(), '127.0.0.1', 0, {
-      onListening: (_host, p) => { resolve(p) },
+      onListening: (_host, p, _family, handle) => { keptListeners.push(handle); resolve(p) },
       onListenFailed: (code) => { reject(new Error(`listen failed ${code}`)) },
       onClosed: () => {},
       onInbound: (info) => { inbound(info); return connSink(serverClosed) },
@@ -135,7 +142,7 @@ it('with native logs off no log record crosses the boundary; a filter change tur
 function listenOn (host: NativeHost, port: number, onInbound: (info: ConnInfo) => ConnectionSink, onInboundFailed: (code: number) => void = () => {}): Promise<number> {
   return timeout(new Promise<number>((resolve, reject) => {
     host.listen(host.newId(), '127.0.0.1', port, {
-      onListening: (_host, p) => { resolve(p) },
+      onListening: (_host, p, _family, handle) => { keptListeners.push(handle); resolve(p) },
       onListenFailed: (code) => { reject(Object.assign(new Error(`listen failed ${code}`), { nativeCode: code })) },
       onClosed: () => {},
       onInbound,
@@ -197,7 +204,16 @@ it('lines beyond kMaxLogBytesPerBatch in one batch are dropped and counted in on
     let serverClosed = 0
     let allServerClosed!: () => void
     const serverDone = new Promise<void>(resolve => { allServerClosed = resolve })
-    const port = await listenOn(server, 0, () => connSink(() => { if (++serverClosed === N) allServerClosed() }))
+    // The dialer's connection is open once it sent its last handshake message; the server's only
+    // once it read that message. Closing before then would close some that the server never
+    // announced, and whose close it therefore never reports: wait for all N on both sides.
+    let serverOpened = 0
+    let allServerOpened!: () => void
+    const serverOpen = new Promise<void>(resolve => { allServerOpened = resolve })
+    const port = await listenOn(server, 0, () => {
+      if (++serverOpened === N) allServerOpened()
+      return connSink(() => { if (++serverClosed === N) allServerClosed() })
+    })
     let clientClosed = 0
     let allClientClosed!: () => void
     const clientDone = new Promise<void>(resolve => { allClientClosed = resolve })
@@ -208,6 +224,7 @@ it('lines beyond kMaxLogBytesPerBatch in one batch are dropped and counted in on
         onFailed: (code) => { reject(new Error(`dial failed ${code}`)) }
       })
     }))), 'dials', 20000)
+    await timeout(serverOpen, 'server opens', 20000)
     for (const id of ids) client.closeConnection(id, false)
     await timeout(clientDone, 'client closes')
     await timeout(serverDone, 'server closes')
