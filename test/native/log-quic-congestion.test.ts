@@ -9,19 +9,15 @@
 import { it } from 'node:test'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { TransportContext } from '../../src/core/transport.ts'
-import { generateKeyPair, peerIdFromPrivateKey } from '../../src/identity/index.ts'
-import { StaticProtocolTable } from '../../src/utils/protocol-table.ts'
 import { quic, type QuicTransport } from '../../src/transports/quic/index.ts'
 import { defaultLogConfig, type LogRecord } from '../../src/log/index.ts'
+import { makeContext } from '../helpers/node-context.ts'
 
 const PROTOCOL = '/sink/1.0.0'
 const UPLOAD = 8 * 1024 * 1024
 
 function makeNode (): QuicTransport {
-  const privateKey = generateKeyPair('Ed25519')
-  const context: TransportContext = { privateKey, peerId: peerIdFromPrivateKey(privateKey), protocols: new StaticProtocolTable([PROTOCOL]) }
-  return quic()(context) as QuicTransport
+  return quic()(makeContext([PROTOCOL])) as QuicTransport
 }
 
 const CLOSE_LINE = /^connection closed \(code \d+\): cwnd (\d+), ssthresh (-?\d+), srtt (\d+) us, min rtt (\d+) us, bursts ended cwnd-limited (\d+), app-limited (\d+), other (\d+)$/
