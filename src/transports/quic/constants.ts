@@ -24,14 +24,6 @@ export const DEFAULT_INITIAL_CONNECTION_WINDOW = 3 << 19
 /** Connection window ceiling: 1.5 x 16 MiB; it bounds what a peer can make us buffer per connection. */
 export const DEFAULT_MAX_CONNECTION_WINDOW = 24 << 20
 /**
- * Congestion controller (native only: `Config::congestion_control`; LIBP2P_NATIVE_QUIC_CC=cubic|reno|
- * bbr|bbr2 overrides it per process): BBR v2. ngtcp2 < 1.8's cubic stops growing its window at
- * 2.89 x max delivery rate x min RTT, and on loopback the min RTT (48-90 us with an I/O thread) is far
- * below the loaded RTT, so cubic froze at 90-650 KB and one stream ran 3.7-6.4 Gbit/s from run to run;
- * BBR v2 ran 6.1-8.3 Gbit/s in the same six alternating pairs (docs/design/native-core.md, QUIC).
- */
-export const DEFAULT_CONGESTION_CONTROL = 'bbr2'
-/**
  * send() returns false above this many unacknowledged bytes (src/core/stream.ts: 4 MiB). For QUIC a
  * buffer is released when the peer ACKs it, so this also bounds what one stream keeps for retransmission.
  */
