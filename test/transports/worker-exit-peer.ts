@@ -36,8 +36,7 @@ const TERMINATE_AFTER_MS = 30
 async function runWorker (job: Job): Promise<void> {
   // Imported here, in the worker only: the main thread must never load the addon.
   const { multiaddr } = await import('@multiformats/multiaddr')
-  const { generateKeyPair, peerIdFromPrivateKey } = await import('../../src/identity/index.ts')
-  const { StaticProtocolTable } = await import('../../src/utils/protocol-table.ts')
+  const { makeContext } = await import('../helpers/node-context.ts')
   const { tcp } = await import('../../src/transports/tcp/index.ts')
   const { quic } = await import('../../src/transports/quic/index.ts')
   const { echo } = await import('./tcp/helpers.ts')
@@ -45,8 +44,7 @@ async function runWorker (job: Job): Promise<void> {
   type Connection = Awaited<ReturnType<Transport['dial']>>
   type Stream = Awaited<ReturnType<Connection['openStream']>>
   const make = (): Transport => {
-    const privateKey = generateKeyPair('Ed25519')
-    const context = { privateKey, peerId: peerIdFromPrivateKey(privateKey), protocols: new StaticProtocolTable([ECHO]) }
+    const context = makeContext([ECHO])
     return job.transport === 'tcp' ? tcp({ ioThreads: job.threads })(context) : quic({ ioThreads: job.threads })(context)
   }
   // Echoes ECHO_BYTES over a new stream of conn and checks them; returns the stream, still open.
