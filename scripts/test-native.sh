@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Native engine tests under ASan+UBSan (clang), then a short libFuzzer run of every target over
-# its seed corpus. Env: L2N_FUZZ_SECONDS (default 10 per target), L2N_SKIP_FUZZ=1.
+# its seed corpus. Env: L2N_FUZZ_SECONDS (default 10 per target), L2N_SKIP_FUZZ=1,
+# L2N_NATIVE_TEST_BUILD (build directory, default build-native-test/: give each concurrent run its own).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build="$root/build-native-test"
+build="${L2N_NATIVE_TEST_BUILD:-$root/build-native-test}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cmake -S "$root/native/test" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
