@@ -16,6 +16,7 @@
         "native/core/tls/certificate.cpp",
         "native/core/tls/host_key.cpp",
         "native/core/tls/session.cpp",
+        "native/core/tls/gnutls_fast_ops.cpp",
         "native/core/multistream/message.cpp",
         "native/core/multistream/dialer.cpp",
         "native/core/multistream/listener.cpp",
@@ -60,10 +61,10 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++14"],
       "cflags": ["-O3", "-fvisibility=hidden", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer", "-flto=auto", "-g",
                  "-Wall", "-Wextra", "-Wno-unused-parameter",
-                 "<!@(pkg-config --cflags openssl libsodium libngtcp2 libngtcp2_crypto_gnutls gnutls)"],
+                 "<!@(pkg-config --cflags openssl libsodium libngtcp2 libngtcp2_crypto_gnutls gnutls hogweed nettle gmp)"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-fvisibility-inlines-hidden"],
       "ldflags": ["-flto=auto", "-O3"],
-      "libraries": ["<!@(pkg-config --libs openssl libsodium libngtcp2 libngtcp2_crypto_gnutls gnutls)", "-lpthread"]
+      "libraries": ["<!@(pkg-config --libs openssl libsodium libngtcp2 libngtcp2_crypto_gnutls gnutls hogweed nettle gmp)", "-lpthread"]
     }
   ]
 }

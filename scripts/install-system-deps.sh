@@ -7,6 +7,7 @@ PACKAGES=(
   libssl-dev                              # ChaCha20-Poly1305, SHA-256, RSA/ECDSA/secp256k1 verification
   libsodium-dev                           # X25519 and Ed25519 (faster than OpenSSL here, see README)
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev   # QUIC engine and its TLS
+  nettle-dev libgmp-dev                   # nettle/GMP: GnuTLS's P-256/X25519 calls replaced (core/tls/gnutls_fast_ops.cpp)
   libmimalloc-dev libjemalloc-dev         # selectable allocators
   clang libclang-rt-14-dev libfuzzer-14-dev   # sanitizers and libFuzzer targets
 )

@@ -1,0 +1,36 @@
+/**
+ * The addon replaces three nettle functions that libgnutls calls (native/core/tls/gnutls_fast_ops.cpp):
+ * when Node loads the addon, the dynamic linker must bind libgnutls's references to the addon's
+ * definitions, not to libhogweed's. A child node loads the addon with every symbol bound at load
+ * time (LD_BIND_NOW) and the linker's binding trace on (LD_DEBUG=bindings), and this test reads
+ * where each of the three went. It fails on an addon without the module (they bind to libhogweed).
+ */
+import { it } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const addonPath = process.env.LIBP2P_NATIVE_ADDON !== undefined && process.env.LIBP2P_NATIVE_ADDON !== ''
+  ? resolve(process.env.LIBP2P_NATIVE_ADDON)
+  : resolve(root, 'build', 'Release', 'libp2p_native.node')
+const SYMBOLS = ['nettle_ecdsa_verify', 'nettle_curve25519_mul', 'nettle_curve25519_mul_g']
+
+it('libgnutls binds nettle_ecdsa_verify and nettle_curve25519_mul(_g) to the addon', () => {
+  assert.ok(existsSync(addonPath), `addon not found at ${addonPath}`)
+  const child = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', addonPath], {
+    env: { ...process.env, LD_BIND_NOW: '1', LD_DEBUG: 'bindings' },
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024
+  })
+  assert.equal(child.status, 0, child.stderr.slice(-2000))
+  for (const sym of SYMBOLS) {
+    // e.g. "binding file /lib/x86_64-linux-gnu/libgnutls.so.30 [0] to /.../libp2p_native.node [0]: normal symbol `nettle_ecdsa_verify' [HOGWEED_6]"
+    const line = child.stderr.split('\n').find(l => /libgnutls\.so/.test(l.split(' to ')[0] ?? '') && l.includes(`symbol \`${sym}'`))
+    assert.ok(line !== undefined, `no binding of ${sym} from libgnutls in the linker trace`)
+    const target = line.split(' to ')[1] ?? ''
+    assert.ok(target.startsWith(addonPath), `libgnutls's ${sym} bound to ${target.split(' ')[0]}, not to the addon`)
+  }
+})
