@@ -16,13 +16,13 @@ if [ "${1:-}" = --pump-only ]; then exit 0; fi
 core=$(ls "$root"/native/core/{tls,quic,identity,crypto}/*.cpp)
 c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/include" -I"$root/native" \
   -o "$root/build-bench/quic_engine_pump" "$root/bench/native/quic_engine_pump.cpp" $core \
-  $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium) -pthread
+  $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium hogweed nettle gmp) -pthread
 c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/include" -I"$root/native" \
   -o "$root/build-bench/quic_conn_memory" "$root/bench/native/quic_conn_memory.cpp" $core \
-  $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium) -pthread
+  $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium hogweed nettle gmp) -pthread
 c++ -std=c++20 -O2 -g -Wall -Wextra -Wno-unused-parameter -I"$root/native/include" -I"$root/native" \
   -o "$root/build-bench/quic_handshake_cost" "$root/bench/native/quic_handshake_cost.cpp" $core \
-  $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium) -pthread
+  $(pkg-config --cflags --libs libngtcp2 libngtcp2_crypto_gnutls gnutls openssl libsodium hogweed nettle gmp) -pthread
 c++ -std=c++20 -O2 -g -Wall -Wextra -I"$root/native/include" \
   -o "$root/build-bench/quic_sig_cost" "$root/bench/native/quic_sig_cost.cpp" $(pkg-config --cflags --libs gnutls)
 if [ "${1:-}" = --run ]; then

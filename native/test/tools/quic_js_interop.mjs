@@ -22,7 +22,7 @@ fs.mkdirSync(out, { recursive: true })
 const srcs = ['crypto', 'identity', 'tls', 'quic', 'multistream'].flatMap((d) =>
   fs.readdirSync(path.join(root, 'native/core', d)).filter((f) => f.endsWith('.cpp')).map((f) => path.join(root, 'native/core', d, f)))
 const bin = path.join(out, 'quic_interop_driver')
-const pc = execFileSync('pkg-config', ['--cflags', '--libs', 'libngtcp2', 'libngtcp2_crypto_gnutls', 'gnutls', 'openssl', 'libsodium']).toString().trim().split(/\s+/)
+const pc = execFileSync('pkg-config', ['--cflags', '--libs', 'libngtcp2', 'libngtcp2_crypto_gnutls', 'gnutls', 'openssl', 'libsodium', 'hogweed', 'nettle', 'gmp']).toString().trim().split(/\s+/)
 execFileSync('c++', ['-std=c++20', '-O1', '-I', path.join(root, 'native/include'), '-I', path.join(root, 'native'),
   path.join(root, 'native/test/tools/quic_interop_driver.cpp'), ...srcs, ...pc, '-o', bin], { stdio: 'inherit' })
 

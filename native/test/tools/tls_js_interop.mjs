@@ -24,7 +24,7 @@ fs.mkdirSync(out, { recursive: true })
 const srcs = ['crypto', 'identity', 'tls'].flatMap((d) =>
   fs.readdirSync(path.join(root, 'native/core', d)).filter((f) => f.endsWith('.cpp')).map((f) => path.join(root, 'native/core', d, f)))
 const bin = path.join(out, 'tls_interop_driver')
-const pc = execFileSync('pkg-config', ['--cflags', '--libs', 'gnutls', 'openssl', 'libsodium']).toString().trim().split(/\s+/)
+const pc = execFileSync('pkg-config', ['--cflags', '--libs', 'gnutls', 'openssl', 'libsodium', 'hogweed', 'nettle', 'gmp']).toString().trim().split(/\s+/)
 execFileSync('c++', ['-std=c++20', '-O1', '-I', path.join(root, 'native/include'), '-I', path.join(root, 'native'),
   path.join(root, 'native/test/tools/tls_interop_driver.cpp'), ...srcs, ...pc, '-o', bin], { stdio: 'inherit' })
 
