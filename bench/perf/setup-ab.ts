@@ -7,9 +7,12 @@
  *
  *   node --import tsx bench/perf/setup-ab.ts --a <addon.node> --b <addon.node> [--rounds 3]
  *     [--transport quic|tcp] [--count 300] [--threads 1|0] [--a-dist <dir>] [--b-dist <dir>]
+ *     [--a-env NAME=VALUE,...] [--b-env NAME=VALUE,...]
  *
  * Peers run from L2N_BENCH_DIST (or dist/), as compare.ts's, or from --a-dist / --b-dist (tsc
- * output dirs, to compare TypeScript changes). Run it under the bench lock.
+ * output dirs, to compare TypeScript changes). --a-env / --b-env set environment variables for one
+ * side's peers (one build with a switch on and off, e.g. --a <x> --b <x> --b-env
+ * LIBP2P_NATIVE_GNUTLS_NETTLE=1). Run it under the bench lock.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -22,6 +25,9 @@ const root = join(here, '..', '..')
 const args = process.argv.slice(2)
 const builds = { A: argValue(args, 'a'), B: argValue(args, 'b') }
 const dists = { A: argValue(args, 'a-dist', process.env.L2N_BENCH_DIST ?? 'dist'), B: argValue(args, 'b-dist', process.env.L2N_BENCH_DIST ?? 'dist') }
+const parseEnv = (v: string | undefined): Record<string, string> =>
+  Object.fromEntries((v ?? '').split(',').filter(kv => kv.includes('=')).map(kv => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+const envs = { A: parseEnv(argValue(args, 'a-env', '')), B: parseEnv(argValue(args, 'b-env', '')) }
 const rounds = Number(argValue(args, 'rounds', '3'))
 const transport = argValue(args, 'transport', 'quic')
 const count = argValue(args, 'count', '300')
@@ -30,9 +36,9 @@ const peer = join(here, 'native-peer.ts')
 
 type Line = Record<string, unknown> & { type: string }
 
-function start (role: string, extra: string[], addon: string): { lines: AsyncIterator<Line>, child: ChildProcess } {
+function start (role: string, extra: string[], addon: string, env: Record<string, string>): { lines: AsyncIterator<Line>, child: ChildProcess } {
   const child = spawn(process.execPath, [...peerCommand(root, peer).argv, '--role', role, '--transport', transport, ...extra], {
-    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LIBP2P_NATIVE_ADDON: addon, LIBP2P_NATIVE_THREADS: threads }
+    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env, LIBP2P_NATIVE_ADDON: addon, LIBP2P_NATIVE_THREADS: threads }
   })
   const rl = createInterface({ input: child.stdout })
   const lines = (async function * () {
@@ -53,13 +59,13 @@ const cpuUs = (u: Line): number => ((u.cpuUserSeconds as number) + (u.cpuSystemS
 
 interface Round { p50: number, cpu: number, clientCpu: number, serverCpu: number }
 
-async function once (addon: string, dist: string): Promise<Round> {
+async function once (addon: string, dist: string, env: Record<string, string>): Promise<Round> {
   process.env.L2N_BENCH_DIST = dist  // read by peerCommand
-  const server = start('server', [], addon)
+  const server = start('server', [], addon, env)
   let client: ReturnType<typeof start> | undefined
   try {
     const addr = ((await next(server.lines, 'listening')).addrs as string[])[0] as string
-    client = start('client', ['--addr', addr, '--mode', 'connect', '--count', count], addon)
+    client = start('client', ['--addr', addr, '--mode', 'connect', '--count', count], addon, env)
     const result = await next(client.lines, 'result')
     const cu = await next(client.lines, 'usage')
     server.child.kill('SIGTERM')  // the server prints its usage line on SIGTERM (as in compare.ts)
@@ -77,12 +83,13 @@ for (const k of ['A', 'B'] as const) {
   process.env.L2N_BENCH_DIST = dists[k]
   const how = peerCommand(root, peer)
   // A stale tsc dir silently runs the current sources instead: say which code each side runs.
-  console.log(`${k}: addon ${builds[k]}, peers ${how.compiled ? `from ${dists[k]}` : `from TypeScript sources (${how.why})`}`)
+  const envText = Object.entries(envs[k]).map(([n, v]) => ` ${n}=${v}`).join('')
+  console.log(`${k}: addon ${builds[k]}${envText}, peers ${how.compiled ? `from ${dists[k]}` : `from TypeScript sources (${how.why})`}`)
 }
 const results: Record<string, Round[]> = { A: [], B: [] }
 for (let r = 0; r < rounds; r++) {
   for (const k of (r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) as Array<'A' | 'B'>) {
-    const x = await once(builds[k] as string, dists[k])
+    const x = await once(builds[k] as string, dists[k], envs[k])
     results[k]?.push(x)
     console.log(`round ${r + 1} ${k}: setup p50 ${x.p50.toFixed(0)} us, CPU per setup ${x.cpu.toFixed(0)} us (client ${x.clientCpu.toFixed(0)}, server ${x.serverCpu.toFixed(0)})`)
   }
