@@ -12,6 +12,7 @@ import { AbortError, ConnectionClosedError, InvalidArgumentError } from '../../c
 import type { PeerId } from '../../identity/peer-id.ts'
 import type { ConnInfo, ConnectionSink, NativeHost } from '../../native/index.ts'
 import { errorFromCode, protocol } from '../../native/index.ts'
+import { ipPortToMultiaddr, type IpTransport } from '../../utils/multiaddr.ts'
 import { NativeStream } from '../tcp/stream.ts'
 
 const { Code, ConnCounter } = protocol
@@ -20,8 +21,13 @@ export interface NativeConnectionBaseInit {
   host: NativeHost
   info: ConnInfo
   remotePeer: PeerId
-  remoteAddr: Multiaddr
-  localAddr: Multiaddr | undefined
+  /**
+   * The address form of remoteAddr and localAddr, which are built from info's hosts and ports on
+   * first read: a Multiaddr costs microseconds to make (a string parsed into components and bytes),
+   * the server's remote port differs on every connection (a cache miss), and a connection whose
+   * addresses nobody reads should not pay for them on its setup path.
+   */
+  addrTransport: IpTransport
   openedAt: number
   readHighWaterMark?: number
   writeHighWaterMark?: number
@@ -48,8 +54,6 @@ interface PendingOpen {
 export abstract class NativeConnectionBase extends EventEmitter implements Connection, ConnectionSink {
   readonly id: string
   readonly remotePeer: PeerId
-  readonly remoteAddr: Multiaddr
-  readonly localAddr: Multiaddr | undefined
   readonly direction: ConnectionDirection
   abstract readonly transport: string
   abstract readonly encryption: string
@@ -60,6 +64,10 @@ export abstract class NativeConnectionBase extends EventEmitter implements Conne
   private readonly host: NativeHost
   private readonly slot: number
   private readonly handle: ConnInfo['handle']
+  private readonly info: ConnInfo
+  private readonly addrTransport: IpTransport
+  private remoteAddrCache: Multiaddr | undefined
+  private localAddrCache: Multiaddr | undefined | null = null
   private readonly streamMap = new Map<number, NativeStream>()
   private readonly opening = new Map<number, PendingOpen>()
   /**
@@ -86,8 +94,8 @@ export abstract class NativeConnectionBase extends EventEmitter implements Conne
     this.slot = init.info.slot
     this.handle = init.info.handle
     this.remotePeer = init.remotePeer
-    this.remoteAddr = init.remoteAddr
-    this.localAddr = init.localAddr
+    this.info = init.info
+    this.addrTransport = init.addrTransport
     this.direction = init.info.outbound ? 'outbound' : 'inbound'
     this.timeline = { open: init.openedAt, upgraded: Date.now() }
     this.readHighWaterMark = init.readHighWaterMark
@@ -100,6 +108,19 @@ export abstract class NativeConnectionBase extends EventEmitter implements Conne
         queueMicrotask(() => { this.deliverUnclaimed() })
       }
     })
+  }
+
+  get remoteAddr (): Multiaddr {
+    if (this.remoteAddrCache === undefined) this.remoteAddrCache = ipPortToMultiaddr(this.info.remoteHost, this.info.remotePort, this.addrTransport)
+    return this.remoteAddrCache
+  }
+
+  /** undefined where native did not learn the local address. */
+  get localAddr (): Multiaddr | undefined {
+    if (this.localAddrCache === null) {
+      this.localAddrCache = this.info.localHost !== '' ? ipPortToMultiaddr(this.info.localHost, this.info.localPort, this.addrTransport) : undefined
+    }
+    return this.localAddrCache
   }
 
   get streams (): readonly Stream[] {

@@ -230,14 +230,11 @@ export abstract class NativeTransportBase<C extends NativeConnectionBase, O exte
 
   /** @internal A native connection became ready (dialed or accepted). */
   adopt (host: NativeHost, info: ConnInfo, openedAt: number): C {
-    const remoteAddr = ipPortToMultiaddr(info.remoteHost, info.remotePort, this.kind.name)
-    const localAddr = info.localHost !== '' ? ipPortToMultiaddr(info.localHost, info.localPort, this.kind.name) : undefined
     const conn = this.newConnection({
       host,
       info,
       remotePeer: PeerId.fromBytes(info.remotePeer),
-      remoteAddr,
-      localAddr,
+      addrTransport: this.kind.name,
       openedAt,
       readHighWaterMark: this.options.readHighWaterMark,
       writeHighWaterMark: this.options.writeHighWaterMark,

@@ -1,0 +1,87 @@
+/**
+ * NativeHost's 'microtask' flush: the commands queued across a chain of awaits (dial, then
+ * openStream, then send: each await is a microtask hop) reach native in ONE submit, one wake-up of
+ * the I/O thread, rather than one submit per hop. The setup trace (bench/perf/setup-trace.ts) had
+ * the client's stream open and its first send as two submits 40-55 us apart, and QUIC sent them in
+ * two packets. Counted by wrapping the addon host's submit().
+ */
+import { it } from 'node:test'
+import assert from 'node:assert/strict'
+import { NativeHost, type AddonHost } from '../../src/native/host.ts'
+import { buildNoisePayload, generateKeyPair, generateNoiseStaticKeyPair } from '../../src/identity/index.ts'
+
+function makeHost (threads: number, flush: 'microtask' | 'immediate'): { host: NativeHost, submits: number[] } {
+  const statics = generateNoiseStaticKeyPair()
+  const host = new NativeHost({
+    threads,
+    staticSecret: statics.secretKey,
+    staticPublic: statics.publicKey,
+    payload: buildNoisePayload(generateKeyPair('Ed25519'), statics.publicKey, ['/yamux/1.0.0']),
+    maxStreamWindow: 16 * 1024 * 1024,
+    flush
+  })
+  const addon = (host as unknown as { host: AddonHost }).host
+  const submits: number[] = []
+  const submit = addon.submit.bind(addon)
+  // The method is a read-only property of the native class: shadow it on the instance.
+  Object.defineProperty(addon, 'submit', {
+    value: (words: Uint32Array, count: number, buffers: Array<Uint8Array | undefined>): number => {
+      submits.push(count)
+      return submit(words, count, buffers)
+    }
+  })
+  return { host, submits }
+}
+
+const turn = async (): Promise<void> => { await new Promise<void>(resolve => setImmediate(resolve)) }
+const hop = async (): Promise<string> => 'resolved'
+
+for (const threads of [1, 0]) {
+  it(`commands queued across awaits go out in one submit (threads ${threads})`, async () => {
+    const { host, submits } = makeHost(threads, 'microtask')
+    try {
+      await turn()
+      submits.length = 0
+      // As a dialer's code does: a command, then awaits of already-settled promises, then more.
+      host.setProtocols(['/a/1.0.0'])
+      await hop()
+      await Promise.resolve()
+      host.setProtocols(['/b/1.0.0'])
+      await hop()
+      host.setProtocols(['/c/1.0.0'])
+      assert.deepEqual(submits, [], 'nothing is submitted while microtasks still run')
+      await turn()
+      assert.deepEqual(submits, [3])
+      // Queued from a microtask (as after a native delivery resolves a dial): still one submit.
+      await new Promise<void>((resolve) => {
+        queueMicrotask(() => {
+          host.setProtocols(['/d/1.0.0'])
+          void hop().then(() => { host.setProtocols(['/e/1.0.0']); resolve() })
+        })
+      })
+      await turn()
+      assert.deepEqual(submits, [3, 2])
+      // A tick that queues nothing submits nothing.
+      await turn()
+      assert.deepEqual(submits, [3, 2])
+    } finally {
+      host.close()
+    }
+  })
+}
+
+it("'immediate' flush still submits once per turn of the event loop", async () => {
+  const { host, submits } = makeHost(1, 'immediate')
+  try {
+    await turn()
+    submits.length = 0
+    host.setProtocols(['/a/1.0.0'])
+    await hop()
+    host.setProtocols(['/b/1.0.0'])
+    await turn()
+    await turn()
+    assert.deepEqual(submits, [2])
+  } finally {
+    host.close()
+  }
+})
