@@ -189,14 +189,16 @@ int p256_verify_openssl(const State& st, const struct ecc_point* pub, size_t len
 
   ERR_set_mark();
   int result = -1;
+  // The shared group is only copied (EC_KEY_set_group); everything after uses the key's own copy,
+  // so concurrent I/O threads share nothing they write.
   EC_KEY* key = EC_KEY_new();
-  EC_POINT* q = EC_POINT_new(st.p256);
+  const EC_GROUP* group = key != nullptr && EC_KEY_set_group(key, st.p256) == 1 ? EC_KEY_get0_group(key) : nullptr;
+  EC_POINT* q = group != nullptr ? EC_POINT_new(group) : nullptr;
   ECDSA_SIG* es = ECDSA_SIG_new();
   BIGNUM* br = BN_bin2bn(r, kP256Bytes, nullptr);
   BIGNUM* bs = BN_bin2bn(s, kP256Bytes, nullptr);
-  if (key && q && es && br && bs && EC_KEY_set_group(key, st.p256) == 1 &&
-      EC_POINT_oct2point(st.p256, q, point, sizeof point, nullptr) == 1 && EC_KEY_set_public_key(key, q) == 1 &&
-      ECDSA_SIG_set0(es, br, bs) == 1) {
+  if (q && es && br && bs && EC_POINT_oct2point(group, q, point, sizeof point, nullptr) == 1 &&
+      EC_KEY_set_public_key(key, q) == 1 && ECDSA_SIG_set0(es, br, bs) == 1) {
     br = bs = nullptr;  // owned by es now
     // Only the leftmost 32 bytes count (both libraries truncate to the order's bit length).
     int dlen = static_cast<int>(std::min(length, kP256Bytes));
