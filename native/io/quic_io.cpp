@@ -867,12 +867,17 @@ void QuicIo::read(Ep& ep) {
         ep.engine->handle_datagram(p + off, std::min(seg, len - off), from, now);
     }
     trace::point("recv_handled");
-    // ACKs and flow-control updates go out between batches, not after the whole burst.
-    write(ep);
-    if (static_cast<size_t>(n) < ep.rslots) {
+    if (static_cast<size_t>(n) < ep.rslots && now_ns() - now < kQuicRereadAfterNs) {
+      // Drained. What this produced (ACKs, a handshake's reply) is written by flush() after
+      // IoThread::iterate has published the records: JS's wake-up overlaps the send, as on TCP,
+      // instead of waiting ~15-30 us for it (the setup trace's send -> publish).
       ep.deferred = false;
+      mark_dirty(ep);
       return;
     }
+    // ACKs and flow-control updates go out between batches, not after the whole burst. A batch
+    // that took long may have had datagrams arrive behind it: read them before publishing.
+    write(ep);
   }
   // Budget spent (or outbox full) with datagrams possibly left: edge-triggered, so come back.
   if (!ep.deferred) {

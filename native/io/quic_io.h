@@ -51,6 +51,14 @@ inline constexpr size_t kQuicGroBufferSize = 65536;
 // Batches read per wake-up before timers and commands get their turn (64 * 8 = 512 datagrams,
 // about 700 KiB: the same order as a TCP connection's kMaxReadsPerEvent * 64 KiB reads).
 inline constexpr int kQuicMaxRecvBatchesPerEvent = 8;
+// A receive batch whose handling took longer than this reads the socket again before its records
+// are published, rather than leaving what arrived meanwhile to the next loop iteration. The case:
+// a server's handshake flight takes 100-300 us (the client's certificate and CertificateVerify
+// checks, bench/perf/setup-trace.ts), during which the client's first stream data arrives; read
+// at once, the new connection and its first stream reach JS in one batch (one JS wake-up and one
+// delivery instead of two). An empty recvmmsg costs ~1-2 us, small beside the batch it follows;
+// ordinary batches (a few datagrams, under ~20 us) never pay it.
+inline constexpr uint64_t kQuicRereadAfterNs = 50'000;
 // GSO batches (Transmits) gathered per sendmmsg: 16 * 64 KiB = 1 MiB per flush, the size of one
 // TCP connection's output buffer (kMaxOutputBuffer).
 inline constexpr size_t kQuicSendBatch = 16;
