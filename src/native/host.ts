@@ -167,6 +167,13 @@ const INITIAL_COMMANDS = 256
  * word array (2 MiB) and hands work to the I/O threads while JS keeps producing.
  */
 const MAX_COMMANDS_PER_SUBMIT = 65536
+/**
+ * Distinct protocol lists whose encoding openStream keeps. A node opens streams for a handful of
+ * protocols (ping, identify, kad, perf, ...); 256 covers that with room, and a caller opening
+ * streams with ever-new protocol ids only makes the cache start over. An entry is the list's
+ * bytes (tens of bytes for usual ids; NativeConnectionBase.openStream caps an id at 1000).
+ */
+const MAX_ENCODED_PROTOCOL_LISTS = 256
 /** JS-chosen ids wrap below the native id bit. */
 const MAX_JS_ID = 0x7fffffff
 
@@ -185,6 +192,8 @@ export class NativeHost {
   private readonly dials = new Map<number, DialSink>()
   private readonly conns = new Map<number, ConnectionSink>()
   private readonly protocolNames = new Map<number, string>()
+  /** openStream's protocol lists, UTF-8 encoded once (at most MAX_ENCODED_PROTOCOL_LISTS). */
+  private readonly encodedLists = new Map<string, Uint8Array>()
   private nextId = 1
   private closed = false
   private refs = 0
@@ -375,7 +384,15 @@ export class NativeHost {
   }
 
   openStream (conn: number, handle: number, protocols: readonly string[]): void {
-    this.push(Op.openStream, conn, handle, this.buf(utf8.encode(protocols.join('\n'))), 0, 0)
+    const list = protocols.length === 1 ? protocols[0] as string : protocols.join('\n')
+    let bytes = this.encodedLists.get(list)
+    if (bytes === undefined) {
+      if (this.encodedLists.size >= MAX_ENCODED_PROTOCOL_LISTS) this.encodedLists.clear()
+      bytes = utf8.encode(list)
+      this.encodedLists.set(list, bytes)
+    }
+    // submit() lends the buffer (native copies protocol lists), so one encoding serves every open.
+    this.push(Op.openStream, conn, handle, this.buf(bytes), 0, 0)
   }
 
   /** Transfers `data` to native until a written record covers it. */

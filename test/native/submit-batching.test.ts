@@ -3,14 +3,15 @@
  * openStream, then send: each await is a microtask hop) reach native in ONE submit, one wake-up of
  * the I/O thread, rather than one submit per hop. The setup trace (bench/perf/setup-trace.ts) had
  * the client's stream open and its first send as two submits 40-55 us apart, and QUIC sent them in
- * two packets. Counted by wrapping the addon host's submit().
+ * two packets. Counted by wrapping the addon host's submit(). Also: openStream's protocol list
+ * is encoded once per distinct list (submit lends the buffer: native copies it).
  */
 import { it } from 'node:test'
 import assert from 'node:assert/strict'
 import { NativeHost, type AddonHost } from '../../src/native/host.ts'
 import { buildNoisePayload, generateKeyPair, generateNoiseStaticKeyPair } from '../../src/identity/index.ts'
 
-function makeHost (threads: number, flush: 'microtask' | 'immediate'): { host: NativeHost, submits: number[] } {
+function makeHost (threads: number, flush: 'microtask' | 'immediate'): { host: NativeHost, submits: number[], batches: Array<{ words: Uint32Array, buffers: Array<Uint8Array | undefined> }> } {
   const statics = generateNoiseStaticKeyPair()
   const host = new NativeHost({
     threads,
@@ -22,15 +23,17 @@ function makeHost (threads: number, flush: 'microtask' | 'immediate'): { host: N
   })
   const addon = (host as unknown as { host: AddonHost }).host
   const submits: number[] = []
+  const batches: Array<{ words: Uint32Array, buffers: Array<Uint8Array | undefined> }> = []
   const submit = addon.submit.bind(addon)
   // The method is a read-only property of the native class: shadow it on the instance.
   Object.defineProperty(addon, 'submit', {
     value: (words: Uint32Array, count: number, buffers: Array<Uint8Array | undefined>): number => {
       submits.push(count)
+      batches.push({ words: words.slice(0, count * 8), buffers: [...buffers] })
       return submit(words, count, buffers)
     }
   })
-  return { host, submits }
+  return { host, submits, batches }
 }
 
 const turn = async (): Promise<void> => { await new Promise<void>(resolve => setImmediate(resolve)) }
@@ -81,6 +84,27 @@ it("'immediate' flush still submits once per turn of the event loop", async () =
     await turn()
     await turn()
     assert.deepEqual(submits, [2])
+  } finally {
+    host.close()
+  }
+})
+
+it('openStream encodes each protocol list once and names the right list in every command', async () => {
+  const { host, batches } = makeHost(1, 'microtask')
+  try {
+    await turn()
+    batches.length = 0
+    // Streams of a connection that does not exist: native refuses them, which is not the point here.
+    const lists = [['/a/1.0.0'], ['/b/1.0.0', '/a/1.0.0'], ['/a/1.0.0'], ['/b/1.0.0'], ['/b/1.0.0', '/a/1.0.0']]
+    lists.forEach((list, i) => { host.openStream(12345, 100 + i, list) })
+    await turn()
+    assert.equal(batches.length, 1)
+    const { words, buffers } = batches[0] as { words: Uint32Array, buffers: Array<Uint8Array | undefined> }
+    const seen = lists.map((_, i) => buffers[words[i * 8 + 3] as number] as Uint8Array)
+    assert.deepEqual(seen.map(b => new TextDecoder().decode(b)), lists.map(l => l.join('\n')))
+    assert.equal(seen[0], seen[2], 'the same list reuses its bytes')
+    assert.equal(seen[1], seen[4])
+    assert.notEqual(seen[0], seen[3])
   } finally {
     host.close()
   }
