@@ -186,7 +186,10 @@ export class NativeHost {
   private words = new Uint32Array(INITIAL_COMMANDS * COMMAND_WORDS)
   private count = 0
   private buffers: Array<Uint8Array | undefined> = []
+  /** A flush is queued: a microtask ('microtask' mode) or setImmediate ('immediate'). */
   private flushScheduled = false
+  /** A late flush (after the microtasks drain, see flushHop) is queued. */
+  private lateFlushScheduled = false
   private readonly slabs = new Map<number, ArrayBuffer>()
   private readonly listeners = new Map<number, ListenerSink>()
   private readonly dials = new Map<number, DialSink>()
@@ -290,7 +293,8 @@ export class NativeHost {
   }
 
   // ---- commands ------------------------------------------------------------------------------
-  private push (op: number, conn: number, stream: number, a: number, b: number, c: number): void {
+  /** `late`: the command is usually followed by more a few awaits later (see flushHop). */
+  private push (op: number, conn: number, stream: number, a: number, b: number, c: number, late = false): void {
     if (this.closed) return
     if ((this.count + 1) * COMMAND_WORDS > this.words.length) {
       const bigger = new Uint32Array(this.words.length * 2)
@@ -305,10 +309,16 @@ export class NativeHost {
       this.submitNow()
       return
     }
-    if (!this.flushScheduled) {
+    if (this.flushScheduled) return
+    if (this.flushMode === 'immediate') {
       this.flushScheduled = true
-      if (this.flushMode === 'microtask') queueMicrotask(this.flushHop)
-      else setImmediate(this.flushTask)
+      setImmediate(this.flushTask)
+    } else if (!late) {
+      this.flushScheduled = true
+      queueMicrotask(this.flushTask)
+    } else if (!this.lateFlushScheduled) {
+      this.lateFlushScheduled = true
+      queueMicrotask(this.flushHop)
     }
   }
 
@@ -319,18 +329,22 @@ export class NativeHost {
 
   private readonly flushTask = (): void => { this.flush() }
   /**
-   * 'microtask' mode submits when the microtask queue has drained, not at the first microtask
-   * after the first command: a nextTick queued from a microtask runs only once every microtask
-   * (including those queued meanwhile) has run (Node's processTicksAndRejections drains the
-   * microtasks, then runs the ticks queued meanwhile). So a chain of awaits that queues commands
-   * step by step (`await dial()`, `await openStream()`, `send()`: each await is a microtask hop)
-   * still makes one submit, one wake-up of the I/O thread, and for QUIC one packet with the stream's
-   * multistream-select proposal and its first data. Queued from plain code (not a microtask), the
-   * hop first enters the microtask queue, so the commands of the awaits that follow join as well.
-   * Measured in the setup trace (bench/perf/setup-trace.ts): the client's stream open and first
-   * send were two submits 40-55 us apart, each waking the I/O thread and each sent in its own packet.
+   * In 'microtask' mode a stream open (a `late` command) alone does not submit at the next
+   * microtask but once the microtask queue has drained: a nextTick queued from a microtask runs
+   * only after every microtask, including those queued meanwhile (Node's processTicksAndRejections
+   * drains the microtasks, then runs the ticks queued meanwhile). `await conn.openStream(p)` is a
+   * microtask hop before the caller's first send(); with the open submitted at once, the open and
+   * the send were two submits 40-55 us apart in the setup trace (bench/perf/setup-trace.ts), each
+   * waking the I/O thread, and for QUIC two packets. Now the send's own (microtask) flush takes
+   * both: one submit, one wake-up, one packet with the multistream-select proposal and the data.
+   * Other commands keep the microtask flush: deferring them all until the microtasks drain
+   * delayed an echo server's reply by the JS that followed its send (+7 us in the trace).
    */
-  private readonly flushHop = (): void => { process.nextTick(this.flushTask) }
+  private readonly flushHop = (): void => { process.nextTick(this.lateFlushTask) }
+  private readonly lateFlushTask = (): void => {
+    this.lateFlushScheduled = false
+    this.submitNow()
+  }
 
   /** Submits every queued command in one native call. */
   flush (): void {
@@ -392,7 +406,7 @@ export class NativeHost {
       this.encodedLists.set(list, bytes)
     }
     // submit() lends the buffer (native copies protocol lists), so one encoding serves every open.
-    this.push(Op.openStream, conn, handle, this.buf(bytes), 0, 0)
+    this.push(Op.openStream, conn, handle, this.buf(bytes), 0, 0, true)
   }
 
   /** Transfers `data` to native until a written record covers it. */

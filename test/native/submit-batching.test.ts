@@ -1,9 +1,9 @@
 /**
- * NativeHost's 'microtask' flush: the commands queued across a chain of awaits (dial, then
- * openStream, then send: each await is a microtask hop) reach native in ONE submit, one wake-up of
- * the I/O thread, rather than one submit per hop. The setup trace (bench/perf/setup-trace.ts) had
- * the client's stream open and its first send as two submits 40-55 us apart, and QUIC sent them in
- * two packets. Counted by wrapping the addon host's submit(). Also: openStream's protocol list
+ * NativeHost's 'microtask' flush: a stream open and the first send that follows its await (a
+ * microtask hop) reach native in ONE submit, one wake-up of the I/O thread, rather than one each.
+ * The setup trace (bench/perf/setup-trace.ts) had the client's stream open and its first send as
+ * two submits 40-55 us apart, and QUIC sent them in two packets. Other commands still go out at
+ * the first microtask after them. Counted by wrapping the addon host's submit(). Also: openStream's protocol list
  * is encoded once per distinct list (submit lends the buffer: native copies it).
  */
 import { it } from 'node:test'
@@ -39,34 +39,48 @@ function makeHost (threads: number, flush: 'microtask' | 'immediate'): { host: N
 const turn = async (): Promise<void> => { await new Promise<void>(resolve => setImmediate(resolve)) }
 const hop = async (): Promise<string> => 'resolved'
 
+const data = new Uint8Array([1])
+// A connection id native does not know: it refuses the commands, which is not the point here.
+const CONN = 54321
+
 for (const threads of [1, 0]) {
-  it(`commands queued across awaits go out in one submit (threads ${threads})`, async () => {
+  it(`a stream open and the send after its await go out in one submit (threads ${threads})`, async () => {
     const { host, submits } = makeHost(threads, 'microtask')
     try {
       await turn()
       submits.length = 0
-      // As a dialer's code does: a command, then awaits of already-settled promises, then more.
-      host.setProtocols(['/a/1.0.0'])
+      // As a dialer does: `const s = await conn.openStream(p); s.send(x)` (awaits are microtask hops).
+      host.openStream(CONN, 1, ['/a/1.0.0'])
       await hop()
       await Promise.resolve()
-      host.setProtocols(['/b/1.0.0'])
-      await hop()
-      host.setProtocols(['/c/1.0.0'])
-      assert.deepEqual(submits, [], 'nothing is submitted while microtasks still run')
+      host.send(CONN, 1, data)
+      assert.deepEqual(submits, [], 'submitted at the next microtask, not inside send()')
       await turn()
-      assert.deepEqual(submits, [3])
-      // Queued from a microtask (as after a native delivery resolves a dial): still one submit.
+      assert.deepEqual(submits, [2])
+      // Started from a microtask (as when a native delivery resolves a dial): the same.
       await new Promise<void>((resolve) => {
         queueMicrotask(() => {
-          host.setProtocols(['/d/1.0.0'])
-          void hop().then(() => { host.setProtocols(['/e/1.0.0']); resolve() })
+          host.openStream(CONN, 2, ['/a/1.0.0'])
+          void hop().then(() => { host.send(CONN, 2, data); resolve() })
         })
       })
       await turn()
-      assert.deepEqual(submits, [3, 2])
-      // A tick that queues nothing submits nothing.
+      assert.deepEqual(submits, [2, 2])
+      // An open that no send follows still goes out, once the microtasks have drained.
+      host.openStream(CONN, 3, ['/a/1.0.0'])
       await turn()
-      assert.deepEqual(submits, [3, 2])
+      assert.deepEqual(submits, [2, 2, 1])
+      // Other commands are submitted at the first microtask after them, as before: a reply sent
+      // from a loop is not held back by the JS that runs after it.
+      host.send(CONN, 2, data)
+      await hop()
+      await Promise.resolve()
+      host.send(CONN, 2, data)
+      await turn()
+      assert.deepEqual(submits, [2, 2, 1, 1, 1])
+      // A turn that queues nothing submits nothing.
+      await turn()
+      assert.deepEqual(submits, [2, 2, 1, 1, 1])
     } finally {
       host.close()
     }
@@ -78,9 +92,9 @@ it("'immediate' flush still submits once per turn of the event loop", async () =
   try {
     await turn()
     submits.length = 0
-    host.setProtocols(['/a/1.0.0'])
+    host.openStream(CONN, 1, ['/a/1.0.0'])
     await hop()
-    host.setProtocols(['/b/1.0.0'])
+    host.send(CONN, 1, data)
     await turn()
     await turn()
     assert.deepEqual(submits, [2])
@@ -96,7 +110,7 @@ it('openStream encodes each protocol list once and names the right list in every
     batches.length = 0
     // Streams of a connection that does not exist: native refuses them, which is not the point here.
     const lists = [['/a/1.0.0'], ['/b/1.0.0', '/a/1.0.0'], ['/a/1.0.0'], ['/b/1.0.0'], ['/b/1.0.0', '/a/1.0.0']]
-    lists.forEach((list, i) => { host.openStream(12345, 100 + i, list) })
+    lists.forEach((list, i) => { host.openStream(CONN, 100 + i, list) })
     await turn()
     assert.equal(batches.length, 1)
     const { words, buffers } = batches[0] as { words: Uint32Array, buffers: Array<Uint8Array | undefined> }
