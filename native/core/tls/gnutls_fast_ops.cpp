@@ -61,6 +61,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "core/tls/gnutls_fast_ops.h"
 
+#include "l2n/crypto.h"
+
 #include <dlfcn.h>
 #include <gmp.h>
 #include <nettle/curve25519.h>
@@ -278,7 +280,8 @@ extern "C" void nettle_curve25519_mul(uint8_t* q, const uint8_t* n, const uint8_
   const State& st = state();
   uint8_t point[kX25519Bytes];  // q may alias p: keep the input for the fallback
   std::memcpy(point, p, kX25519Bytes);
-  if (enabled() && st.sodium && crypto_scalarmult_curve25519(q, n, point) == 0) {
+  // l2n::crypto::x25519 is libsodium's crypto_scalarmult: false for the points it refuses.
+  if (enabled() && l2n::crypto::x25519(q, n, point)) {
     g_x25519_sodium.fetch_add(1, std::memory_order_relaxed);
     return;
   }
