@@ -66,9 +66,8 @@ export interface Addon {
 
 let addon: Addon | undefined
 
-/** Loads build/Release/libp2p_native.node (LIBP2P_NATIVE_ADDON overrides the path). */
-export function loadAddon (): Addon {
-  if (addon !== undefined) return addon
+/** The addon file loadAddon loads: LIBP2P_NATIVE_ADDON, else build/Release/libp2p_native.node. */
+export function findAddonPath (): string {
   const override = process.env.LIBP2P_NATIVE_ADDON
   if (override !== undefined && override !== '' && !existsSync(override)) throw new Error(`LIBP2P_NATIVE_ADDON=${override} does not exist`)
   const here = dirname(fileURLToPath(import.meta.url))
@@ -80,6 +79,13 @@ export function loadAddon (): Addon {
   ].filter((p): p is string => p !== undefined && p !== '')
   const path = candidates.find(p => existsSync(p))
   if (path === undefined) throw new Error(`libp2p-native addon not found (looked in ${candidates.join(', ')}); run npm run build:native`)
+  return path
+}
+
+/** Loads the addon at findAddonPath(). */
+export function loadAddon (): Addon {
+  if (addon !== undefined) return addon
+  const path = findAddonPath()
   const require = createRequire(import.meta.url)
   try {
     addon = require(path) as Addon
@@ -589,23 +595,19 @@ function decodeHost (blob: Uint8Array, start: number, end: number): string {
 
 function decodeConnInfo (id: number, records: Uint32Array, o: number, blob: Uint8Array, handle: AddonHandle): ConnInfo {
   let p = records[o + 6] as number
-  const str = (): Uint8Array => {
-    const len = ((blob[p] as number) << 8) | (blob[p + 1] as number)
-    const out = blob.slice(p + 2, p + 2 + len)
-    p += 2 + len
-    return out
-  }
   const u16 = (): number => {
     const v = ((blob[p] as number) << 8) | (blob[p + 1] as number)
     p += 2
     return v
   }
-  const host = (): string => {
-    const len = ((blob[p] as number) << 8) | (blob[p + 1] as number)
-    const out = decodeHost(blob, p + 2, p + 2 + len)
-    p += 2 + len
-    return out
+  // A u16-length-prefixed field: returns its start, leaves p at its end.
+  const field = (): number => {
+    const len = u16()
+    p += len
+    return p - len
   }
+  const str = (): Uint8Array => blob.slice(field(), p)
+  const host = (): string => decodeHost(blob, field(), p)
   const remotePeer = str()
   const remoteHost = host()
   const localHost = host()

@@ -8,18 +8,13 @@
 import { it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { resolve } from 'node:path'
+import { findAddonPath } from '../../src/native/host.ts'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const addonPath = process.env.LIBP2P_NATIVE_ADDON !== undefined && process.env.LIBP2P_NATIVE_ADDON !== ''
-  ? resolve(process.env.LIBP2P_NATIVE_ADDON)
-  : resolve(root, 'build', 'Release', 'libp2p_native.node')
 const SYMBOLS = ['nettle_ecdsa_verify', 'nettle_curve25519_mul', 'nettle_curve25519_mul_g']
 
 it('libgnutls binds nettle_ecdsa_verify and nettle_curve25519_mul(_g) to the addon', () => {
-  assert.ok(existsSync(addonPath), `addon not found at ${addonPath}`)
+  const addonPath = resolve(findAddonPath())
   const child = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', addonPath], {
     env: { ...process.env, LD_BIND_NOW: '1', LD_DEBUG: 'bindings' },
     encoding: 'utf8',
