@@ -6,7 +6,7 @@
  *     [--only native,native-inline,js,raw] [--scenarios down,up,multi,connect,rtt] [--json out.json]
  *
  * --transport tcp (default, issue 2): ours TCP + Noise + Yamux, js-libp2p TCP + Noise + Yamux, raw
- * = bench/perf/raw_pump.c (encrypted TCP, download row only).
+ * = bench/perf/raw_pump.c (encrypted TCP; fills the download, CPU per GiB and RSS rows).
  * --transport quic (issue 4): ours /quic-v1 (ngtcp2 + GnuTLS), js-libp2p + @chainsafe/libp2p-quic
  * 2.1.1, raw = bench/native/quic_pump.cpp (ngtcp2 + GnuTLS without libp2p; one process holding
  * both ends, sending client to server: it fills the download and upload rows with one run each,

@@ -4,7 +4,10 @@
  * reads and decrypts each chunk (verifying its tag). No framing beyond the fixed chunk size, no
  * multiplexing, no event loop: what libp2p-native is compared with ("at least 75% of the pump").
  *
- *   raw_pump <bytes>   prints {"bytes":N,"seconds":S,"gbit":G}
+ *   raw_pump <bytes>   prints {"bytes":N,"seconds":S,"gbit":G,"cpu_user_s":U,"cpu_system_s":Y,"max_rss_bytes":R}
+ *
+ * CPU is both processes' (getrusage of the sender and of its reaped receiver child), so the bench
+ * prints the pump's CPU per GiB beside ours: the cost of encryption plus kernel copies, no libp2p.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,6 +32,7 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double tv_s(struct timeval tv) { return (double)tv.tv_sec + tv.tv_usec / 1e6; }
 static void die(const char *what) { perror(what); exit(1); }
 
 static void nonce_for(uint64_t n, unsigned char out[12]) {
@@ -102,7 +107,13 @@ int main(int argc, char **argv) {
   if (!read_all(fd, &ack, 1)) die("ack");
   double secs = now_s() - t0;
   waitpid(pid, NULL, 0);
+  struct rusage self, child;
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &child);
+  double user = tv_s(self.ru_utime) + tv_s(child.ru_utime), sys = tv_s(self.ru_stime) + tv_s(child.ru_stime);
+  long rss_kib = self.ru_maxrss > child.ru_maxrss ? self.ru_maxrss : child.ru_maxrss;
   uint64_t bytes = chunks * CHUNK;
-  printf("{\"bytes\":%llu,\"seconds\":%.6f,\"gbit\":%.3f}\n", (unsigned long long)bytes, secs, bytes * 8 / secs / 1e9);
+  printf("{\"bytes\":%llu,\"seconds\":%.6f,\"gbit\":%.3f,\"cpu_user_s\":%.6f,\"cpu_system_s\":%.6f,\"max_rss_bytes\":%ld}\n",
+         (unsigned long long)bytes, secs, bytes * 8 / secs / 1e9, user, sys, rss_kib * 1024);
   return 0;
 }
