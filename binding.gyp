@@ -17,6 +17,7 @@
         "native/core/tls/host_key.cpp",
         "native/core/tls/session.cpp",
         "native/core/tls/gnutls_fast_ops.cpp",
+        "native/core/tls/gnutls_pcert_cache.cpp",
         "native/core/multistream/message.cpp",
         "native/core/multistream/dialer.cpp",
         "native/core/multistream/listener.cpp",

@@ -11,6 +11,7 @@ set(L2N_CORE_SOURCES
   native/core/tls/certificate.cpp
   native/core/tls/host_key.cpp
   native/core/tls/gnutls_fast_ops.cpp
+  native/core/tls/gnutls_pcert_cache.cpp
   native/core/multistream/message.cpp
   native/core/multistream/dialer.cpp
   native/core/multistream/listener.cpp

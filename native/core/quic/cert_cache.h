@@ -15,13 +15,9 @@
 #pragma once
 #include <gnutls/x509.h>
 
-#include <cstring>
-#include <list>
-#include <string>
-#include <string_view>
 #include <vector>
-#include <unordered_map>
 
+#include "core/tls/der_lru.h"
 #include "l2n/tls.h"
 
 namespace l2n::quic {
@@ -43,16 +39,14 @@ class VerifiedCertificates {
   // out.peer_id set (the contract of tls::verify_certificate for those two outcomes).
   bool lookup(const uint8_t* der, size_t len, int64_t unix_now_s, const std::vector<uint8_t>& expected,
               tls::Error& result, tls::PeerIdentity& out) {
-    auto it = index_.find(std::string_view(reinterpret_cast<const char*>(der), len));
-    if (it == index_.end()) return false;
-    const Entry& e = *it->second;
-    if (unix_now_s < e.not_before || unix_now_s > e.not_after) return false;
-    order_.splice(order_.begin(), order_, it->second);  // most recently used first
-    if (!expected.empty() && expected != e.identity.peer_id) {
-      out.peer_id = e.identity.peer_id;
+    const Entry* e = entries_.find(der, len);
+    if (e == nullptr) return false;
+    if (unix_now_s < e->not_before || unix_now_s > e->not_after) return false;
+    if (!expected.empty() && expected != e->identity.peer_id) {
+      out.peer_id = e->identity.peer_id;
       result = tls::Error::kPeerIdMismatch;
     } else {
-      out = e.identity;
+      out = e->identity;
       result = tls::Error::kNone;
     }
     return true;
@@ -60,24 +54,16 @@ class VerifiedCertificates {
 
   // Remembers a certificate that tls::verify_certificate accepted with `identity`.
   void insert(const uint8_t* der, size_t len, const tls::PeerIdentity& identity) {
-    if (len == 0 || len > kMaxCachedCertificateLength) return;
-    std::string key(reinterpret_cast<const char*>(der), len);
-    if (index_.count(key)) return;
+    if (len == 0 || len > kMaxCachedCertificateLength || entries_.find(der, len) != nullptr) return;
     int64_t not_before = 0, not_after = 0;
     if (!validity(der, len, not_before, not_after)) return;
-    if (order_.size() >= kMaxVerifiedCertificates) {
-      index_.erase(order_.back().der);
-      order_.pop_back();
-    }
-    order_.push_front(Entry{std::move(key), identity, not_before, not_after});
-    index_.emplace(std::string_view(order_.front().der), order_.begin());
+    entries_.insert(der, len, Entry{identity, not_before, not_after});
   }
 
-  size_t size() const { return order_.size(); }
+  size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
-    std::string der;  // the key: compared in full, so no hash collision can alias two certificates
     tls::PeerIdentity identity;
     int64_t not_before, not_after;
   };
@@ -96,8 +82,7 @@ class VerifiedCertificates {
     gnutls_x509_crt_deinit(crt);
     return ok;
   }
-  std::list<Entry> order_;  // list nodes never move: index_ keys view their der
-  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;
+  tls::DerLru<Entry> entries_{kMaxVerifiedCertificates, kMaxCachedCertificateLength};
 };
 
 }  // namespace l2n::quic

@@ -111,17 +111,22 @@ struct State {
 };
 
 void* real_symbol(const char* name, const void* ours) {
+  return library_symbol(kHogweedSoname, kHogweedVersion, name, ours);
+}
+
+}  // namespace
+
+void* library_symbol(const char* soname, const char* version, const char* name, const void* ours) {
   void* sym = nullptr;
-  if (void* h = dlopen(kHogweedSoname, RTLD_LAZY | RTLD_NOLOAD)) {
-    sym = dlvsym(h, name, kHogweedVersion);
-    dlclose(h);  // only drops the reference RTLD_NOLOAD took: libhogweed stays (we link it)
+  if (void* h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD)) {
+    sym = dlvsym(h, name, version);
+    dlclose(h);  // only drops the reference RTLD_NOLOAD took: the library stays (we link it)
   }
-  if (sym == nullptr) sym = dlvsym(RTLD_NEXT, name, kHogweedVersion);
+  if (sym == nullptr) sym = dlvsym(RTLD_NEXT, name, version);
   if (sym == nullptr) sym = dlsym(RTLD_NEXT, name);
   return sym == ours ? nullptr : sym;
 }
 
-}  // namespace
 }  // namespace l2n::tls::fast_ops
 
 extern "C" {

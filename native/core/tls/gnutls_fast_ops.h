@@ -5,7 +5,8 @@
 // gnutls_fast_ops.cpp.
 //
 // Switch: LIBP2P_NATIVE_GNUTLS_NETTLE=1 in the environment (read once, at the first call) makes
-// all three forward to the real nettle functions, for A/B runs and as a safety valve.
+// all three forward to the real nettle functions, for A/B runs and as a safety valve; the
+// peer-certificate cache (gnutls_pcert_cache.h) follows the same switch: GnuTLS runs as shipped.
 #pragma once
 #include <cstdint>
 
@@ -28,5 +29,9 @@ bool enabled();
 
 // Tests only: 1 = use the replacements, 0 = forward everything, -1 = back to the environment.
 void set_enabled_for_test(int mode);
+
+// The real definition of `name` (symbol version `version`) in the already loaded library `soname`,
+// never `ours`; nullptr if there is none. How every replacement reaches the function it replaces.
+void* library_symbol(const char* soname, const char* version, const char* name, const void* ours);
 
 }  // namespace l2n::tls::fast_ops
