@@ -1,6 +1,7 @@
 // HostChildWrap: the shape shared by every JS handle that Host creates for a native object living
 // on an I/O thread (Listener, Connection). It keeps its Host alive, carries a type tag, has an
-// explicit close() and a finalizer that tolerates an earlier close; closing posts one command.
+// explicit close(), a detach() for objects closed another way, and a finalizer that tolerates
+// either; closing posts one command.
 // A Traits struct names the class, its tag, its close command and whether close takes `graceful`.
 #pragma once
 #include "binding/binding.h"
@@ -29,11 +30,20 @@ class HostChildWrap : public Napi::ObjectWrap<HostChildWrap<Traits>> {
     close(Traits::kGraceful && info.Length() > 0 && info[0].ToBoolean().Value());
     return info.Env().Undefined();
   }
+  // detach(): the native object is closed already (its close record came) or a batched command
+  // closes it (Host.submit): nothing is posted, now or by the finalizer. Without it every
+  // connection closed by the batch or by the remote cost one more direct post, and an I/O-thread
+  // wake-up, when its handle was collected.
+  Napi::Value Detach(const Napi::CallbackInfo& info) {
+    closed_ = true;
+    return info.Env().Undefined();
+  }
   Napi::Value Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), id_); }
 
   static Napi::Function Define(Napi::Env env) {
     return HostChildWrap::DefineClass(env, Traits::kName,
                                       {HostChildWrap::template InstanceMethod<&HostChildWrap::Close>("close"),
+                                       HostChildWrap::template InstanceMethod<&HostChildWrap::Detach>("detach"),
                                        HostChildWrap::template InstanceAccessor<&HostChildWrap::Id>("id")});
   }
 

@@ -57,7 +57,12 @@ export interface NativeQuicOptions {
   /** Derived from the host key by the QUIC transport, never set by users. */
   statelessResetKey?: Uint8Array
 }
-export interface AddonHandle { readonly id: number, close(graceful?: boolean): void }
+/**
+ * A native connection or listener's JS handle. close(): posts its close command at once (the
+ * finalizer does the same for a handle collected while open). detach(): it is closed already, or a
+ * batched command closes it: nothing is posted, now or when it is collected.
+ */
+export interface AddonHandle { readonly id: number, close(graceful?: boolean): void, detach(): void }
 export interface Addon {
   Host: new (options: { threads: number, staticSecret: Uint8Array, staticPublic: Uint8Array, payload: Uint8Array, maxStreamWindow: number, streamNegotiationTimeoutMs?: number, quic?: NativeQuicOptions, security?: string[], logLevels?: Uint8Array },
     onEvents: (records: Uint32Array, blob: Uint8Array, slabs: ArrayBuffer[], objects: AddonHandle[]) => void) => AddonHost
@@ -180,6 +185,14 @@ const MAX_COMMANDS_PER_SUBMIT = 65536
  * bytes (tens of bytes for usual ids; NativeConnectionBase.openStream caps an id at 1000).
  */
 const MAX_ENCODED_PROTOCOL_LISTS = 256
+/**
+ * A command nothing waits for (a connection's slot release) does not wake an I/O thread by itself:
+ * it goes with the next submit, or alone once it has waited this long. On a node that opens and
+ * closes connections back to back, each close otherwise cost a submit and an I/O-thread wake-up of
+ * its own on both sides, in the middle of the next connection's handshake. Bounded: a slot
+ * (counters and id, native/io/io_thread.cpp kReleaseConn) is held at most this much longer.
+ */
+const LAZY_FLUSH_MS = 20
 /** JS-chosen ids wrap below the native id bit. */
 const MAX_JS_ID = 0x7fffffff
 
@@ -196,6 +209,9 @@ export class NativeHost {
   private flushScheduled = false
   /** A late flush (after the microtasks drain, see flushHop) is queued. */
   private lateFlushScheduled = false
+  /** Queued commands that someone waits for; only lazy ones (LAZY_FLUSH_MS) when 0. */
+  private eagerCount = 0
+  private lazyTimer: NodeJS.Timeout | undefined
   private readonly slabs = new Map<number, ArrayBuffer>()
   private readonly listeners = new Map<number, ListenerSink>()
   private readonly dials = new Map<number, DialSink>()
@@ -299,8 +315,11 @@ export class NativeHost {
   }
 
   // ---- commands ------------------------------------------------------------------------------
-  /** `late`: the command is usually followed by more a few awaits later (see flushHop). */
-  private push (op: number, conn: number, stream: number, a: number, b: number, c: number, late = false): void {
+  /**
+   * `late`: the command is usually followed by more a few awaits later (see flushHop). `lazy`:
+   * nothing waits for it, so it waits for the next submit (LAZY_FLUSH_MS).
+   */
+  private push (op: number, conn: number, stream: number, a: number, b: number, c: number, late = false, lazy = false): void {
     if (this.closed) return
     if ((this.count + 1) * COMMAND_WORDS > this.words.length) {
       const bigger = new Uint32Array(this.words.length * 2)
@@ -315,6 +334,14 @@ export class NativeHost {
       this.submitNow()
       return
     }
+    if (lazy) {
+      if (this.lazyTimer === undefined) {
+        this.lazyTimer = setTimeout(this.lazyFlushTask, LAZY_FLUSH_MS)
+        this.lazyTimer.unref()
+      }
+      return
+    }
+    this.eagerCount++
     if (this.flushScheduled) return
     if (this.flushMode === 'immediate') {
       this.flushScheduled = true
@@ -334,6 +361,10 @@ export class NativeHost {
   }
 
   private readonly flushTask = (): void => { this.flush() }
+  private readonly lazyFlushTask = (): void => {
+    this.lazyTimer = undefined
+    this.submitNow()
+  }
   /**
    * In 'microtask' mode a stream open (a `late` command) alone does not submit at the next
    * microtask but once the microtask queue has drained: a nextTick queued from a microtask runs
@@ -352,13 +383,18 @@ export class NativeHost {
     this.submitNow()
   }
 
-  /** Submits every queued command in one native call. */
+  /** Submits every queued command in one native call, unless only lazy ones are queued. */
   flush (): void {
     this.flushScheduled = false
-    this.submitNow()
+    if (this.eagerCount > 0) this.submitNow()
   }
 
   private submitNow (): void {
+    if (this.lazyTimer !== undefined) {
+      clearTimeout(this.lazyTimer)
+      this.lazyTimer = undefined
+    }
+    this.eagerCount = 0
     if (this.count === 0 || this.closed) return
     const count = this.count
     const buffers = this.buffers
@@ -428,13 +464,13 @@ export class NativeHost {
   pause (conn: number, handle: number): void { this.push(Op.pause, conn, handle, 0, 0, 0) }
   resume (conn: number, handle: number): void { this.push(Op.resume, conn, handle, 0, 0, 0) }
   closeConnection (conn: number, graceful: boolean): void { this.push(Op.closeConn, conn, 0, graceful ? 1 : 0, 0, 0) }
-  releaseConnection (conn: number): void { this.push(Op.releaseConn, conn, 0, 0, 0, 0) }
+  releaseConnection (conn: number): void { this.push(Op.releaseConn, conn, 0, 0, 0, 0, false, true) }
   closeListener (id: number): void { this.push(Op.closeListener, id, 0, 0, 0, 0) }
 
   /** Stops the I/O threads and closes every socket; no record is delivered afterwards. */
   close (): void {
     if (this.closed) return
-    this.flush()
+    this.submitNow()
     this.closed = true
     this.stopLogUpdates()
     this.host.close()
@@ -514,7 +550,7 @@ export class NativeHost {
             sink = this.listeners.get(info.listenId)?.onInbound(info)
           }
           if (sink !== undefined) this.conns.set(connId, sink)
-          else { handle.close(false); this.releaseConnection(connId) }
+          else { handle.detach(); this.closeConnection(connId, false); this.releaseConnection(connId) }
           break
         }
         case Ev.connFailed: {

@@ -9,6 +9,7 @@
 import { it } from 'node:test'
 import assert from 'node:assert/strict'
 import { NativeHost, type AddonHost } from '../../src/native/host.ts'
+import { Op } from '../../src/native/protocol.ts'
 import { buildNoisePayload, generateKeyPair, generateNoiseStaticKeyPair } from '../../src/identity/index.ts'
 
 function makeHost (threads: number, flush: 'microtask' | 'immediate'): { host: NativeHost, submits: number[], batches: Array<{ words: Uint32Array, buffers: Array<Uint8Array | undefined> }> } {
@@ -81,6 +82,38 @@ for (const threads of [1, 0]) {
       // A turn that queues nothing submits nothing.
       await turn()
       assert.deepEqual(submits, [2, 2, 1, 1, 1])
+    } finally {
+      host.close()
+    }
+  })
+}
+
+for (const threads of [1, 0]) {
+  it(`a connection release rides with the next submit, or goes alone within LAZY_FLUSH_MS (threads ${threads})`, async () => {
+    const { host, submits, batches } = makeHost(threads, 'microtask')
+    try {
+      await turn()
+      submits.length = 0
+      batches.length = 0
+      // Released after its close record, as dispatch does: no submit (no I/O-thread wake-up) of its own.
+      host.releaseConnection(CONN)
+      await turn()
+      await turn()
+      assert.deepEqual(submits, [], 'a release alone waits')
+      // The next command that is waited for takes it along, in order.
+      host.send(CONN, 1, data)
+      await turn()
+      assert.deepEqual(submits, [2])
+      const ops = (b: { words: Uint32Array }): number[] => Array.from({ length: b.words.length / 8 }, (_, i) => b.words[i * 8] as number)
+      assert.deepEqual(ops(batches[0] as { words: Uint32Array }), [Op.releaseConn, Op.send])
+      // Alone, it still goes out: bounded by the timer (20 ms), not left until some later command.
+      host.releaseConnection(CONN + 1)
+      await new Promise(resolve => setTimeout(resolve, 60))
+      assert.deepEqual(submits, [2, 1])
+      // close() submits what is queued before the threads stop.
+      host.releaseConnection(CONN + 2)
+      host.close()
+      assert.deepEqual(submits, [2, 1, 1])
     } finally {
       host.close()
     }

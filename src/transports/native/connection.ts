@@ -342,7 +342,8 @@ export abstract class NativeConnectionBase extends EventEmitter implements Conne
     }
     this.opening.clear()
     this.unclaimed = []
-    if (local) this.handle.close(false)
+    // Closed natively already, or by abort()'s batched command: the handle posts nothing more.
+    this.handle.detach()
     this.closedResolve?.()
     this.onCloseCb(this)
     this.emit('close', err)
