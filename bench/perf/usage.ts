@@ -82,14 +82,18 @@ export function percentile (sorted: number[], p: number): number {
  * bin/libp2p-native.js does); else from the sources through tsx. tsx's loader and the transpiled
  * module cache cost ~35 MiB of RSS in each peer (measured: an idle native server 62 MiB compiled,
  * 96 MiB through tsx), which would otherwise be charged to the stack under test.
- * `L2N_BENCH_FROM_SOURCE=1` forces tsx; `L2N_BENCH_DIST=<dir>` names another tsc output dir.
+ * `L2N_BENCH_FROM_SOURCE=1` forces tsx; `L2N_BENCH_DIST=<dir>` names another tsc output dir, used as
+ * is (an A/B snapshot of older sources is older than them by design).
  */
 export function peerCommand (root: string, tsPeer: string): { argv: string[], compiled: boolean, why: string } {
   const rel = relative(root, tsPeer).replace(/\.ts$/, '.js')
-  const compiled = join(resolve(root, process.env.L2N_BENCH_DIST ?? 'dist'), rel)
+  const distDir = process.env.L2N_BENCH_DIST ?? 'dist'
+  const compiled = join(resolve(root, distDir), rel)
   const source = { argv: ['--import', 'tsx', tsPeer], compiled: false }
   if (process.env.L2N_BENCH_FROM_SOURCE === '1') return { ...source, why: 'L2N_BENCH_FROM_SOURCE=1' }
   if (!existsSync(compiled)) return { ...source, why: `${relative(root, compiled)} missing (npm run build:ts)` }
+  // A named tsc output (an A/B snapshot of older sources) is what the caller asked for: used as is.
+  if (resolve(root, distDir) !== resolve(root, 'dist')) return { argv: [compiled], compiled: true, why: `${distDir}/ (a snapshot, used as is)` }
   const builtAt = statSync(compiled).mtimeMs
   const newer = newestSource(root, ['src', 'bench/perf', 'test/helpers'])  // what the peers import
   if (newer.mtimeMs > builtAt) return { ...source, why: `dist/ is older than ${relative(root, newer.path)} (npm run build:ts)` }
