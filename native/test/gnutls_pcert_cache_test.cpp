@@ -85,6 +85,14 @@ void check_same(const gnutls_pcert_st& a, const gnutls_pcert_st& b) {
   CHECK(same);
 }
 
+// Imports `der` through ours and through GnuTLS's; both must succeed and describe the same thing.
+void import_matches_gnutls(const std::vector<uint8_t>& der, gnutls_x509_crt_fmt_t fmt = GNUTLS_X509_FMT_DER) {
+  Pcert ours, theirs;
+  CHECK_EQ(import_ours(ours, der, fmt), 0);
+  CHECK_EQ(import_gnutls(theirs, der, fmt), 0);
+  check_same(ours.p, theirs.p);
+}
+
 // A self-signed certificate for a fresh OpenSSL key ("EC" P-256, "RSA" or "ED25519"), with the key.
 struct X509Cert {
   std::shared_ptr<EVP_PKEY> key;
@@ -125,18 +133,6 @@ X509Cert make_x509(const char* type, bool key_usage) {
   return c;
 }
 
-std::vector<uint8_t> ecdsa_sign(EVP_PKEY* key, const std::vector<uint8_t>& msg) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-  size_t n = 0;
-  EVP_DigestSign(ctx, nullptr, &n, msg.data(), msg.size());
-  std::vector<uint8_t> sig(n);
-  EVP_DigestSign(ctx, sig.data(), &n, msg.data(), msg.size());
-  sig.resize(n);
-  EVP_MD_CTX_free(ctx);
-  return sig;
-}
-
 int verify(gnutls_pubkey_t key, const std::vector<uint8_t>& msg, const std::vector<uint8_t>& sig) {
   gnutls_datum_t m{const_cast<uint8_t*>(msg.data()), static_cast<unsigned>(msg.size())};
   gnutls_datum_t s{const_cast<uint8_t*>(sig.data()), static_cast<unsigned>(sig.size())};
@@ -165,7 +161,7 @@ TEST(second_import_is_rebuilt_from_the_cache_and_matches_gnutls) {
     CHECK(second.p.cert.data != c.der.data());  // its own copy: GnuTLS frees it
     // The rebuilt key verifies what GnuTLS's key verifies, and rejects what it rejects.
     std::vector<uint8_t> msg = {'l', 'i', 'b', 'p', '2', 'p'};
-    auto sig = ecdsa_sign(c.key.get(), msg);
+    auto sig = evp_sign(c.key.get(), EVP_sha256(), false, msg);
     CHECK(verify(second.p.pubkey, msg, sig) >= 0);
     CHECK(verify(theirs.p.pubkey, msg, sig) >= 0);
     msg[0] ^= 1;
@@ -196,10 +192,7 @@ TEST(other_keys_pem_and_bad_input_are_gnutls_own_results) {
     X509Cert c = make_x509(type, false);
     for (int i = 0; i < 2; i++) {
       auto before = pc::stats();
-      Pcert ours, theirs;
-      CHECK_EQ(import_ours(ours, c.der), 0);
-      CHECK_EQ(import_gnutls(theirs, c.der), 0);
-      check_same(ours.p, theirs.p);
+      import_matches_gnutls(c.der);
       auto after = pc::stats();
       CHECK_EQ(after.forwarded - before.forwarded, uint64_t{1});
       CHECK_EQ(after.hits, before.hits);
@@ -209,10 +202,7 @@ TEST(other_keys_pem_and_bad_input_are_gnutls_own_results) {
   std::vector<uint8_t> pem(ec.pem.begin(), ec.pem.end());
   for (int i = 0; i < 2; i++) {
     auto before = pc::stats();
-    Pcert ours, theirs;
-    CHECK_EQ(import_ours(ours, pem, GNUTLS_X509_FMT_PEM), 0);
-    CHECK_EQ(import_gnutls(theirs, pem, GNUTLS_X509_FMT_PEM), 0);
-    check_same(ours.p, theirs.p);
+    import_matches_gnutls(pem, GNUTLS_X509_FMT_PEM);
     CHECK_EQ(pc::stats().forwarded - before.forwarded, uint64_t{1});
   }
   // Not a certificate, truncated, oversized: GnuTLS's error, never a cached answer.
@@ -234,51 +224,28 @@ TEST(switch_off_forwards_every_import) {
   }
   Enable off(0);
   auto before = pc::stats();
-  Pcert ours, theirs;
-  CHECK_EQ(import_ours(ours, c.der), 0);
-  CHECK_EQ(import_gnutls(theirs, c.der), 0);
-  check_same(ours.p, theirs.p);
+  import_matches_gnutls(c.der);
   auto after = pc::stats();
   CHECK_EQ(after.hits, before.hits);
   CHECK_EQ(after.forwarded - before.forwarded, uint64_t{1});
 }
 
-namespace {
-// One /tls/1.0.0 handshake in memory between hosts with these certificates (as tls_session_test.cpp).
-void handshake(const HostKey& ck, const HostKey& sk, std::shared_ptr<const l2n::tls::Certificate> ccert,
-               std::shared_ptr<const l2n::tls::Certificate> scert) {
-  l2n::tls::Session client({false, std::move(ccert), sk.peer_id(), kNow, {}});
-  l2n::tls::Session server({true, std::move(scert), {}, kNow, {}});
-  CHECK(client.start());
-  for (int round = 0; round < 50; round++) {
-    std::vector<uint8_t> a, b;
-    client.poll_output(a);
-    server.poll_output(b);
-    if (a.empty() && b.empty()) break;
-    server.feed(a.data(), a.size());
-    client.feed(b.data(), b.size());
-  }
-  CHECK(client.done() && server.done());
-  CHECK(client.remote().peer_id == sk.peer_id());
-  CHECK(server.remote().peer_id == ck.peer_id());
-}
-}  // namespace
 
 TEST(a_reconnect_imports_both_certificates_from_the_cache) {
   Enable on(1);
   HostKey ck = HostKey::make(1), sk = HostKey::make(1);
   auto ccert = make_cert(ck), scert = make_cert(sk);
   auto s0 = pc::stats();
-  handshake(ck, sk, ccert, scert);
+  handshake_in_memory(ck, sk, ccert, scert);
   auto s1 = pc::stats();
   CHECK_EQ(s1.imports - s0.imports, uint64_t{2});  // each side imported the other's, once
-  handshake(ck, sk, ccert, scert);
+  handshake_in_memory(ck, sk, ccert, scert);
   auto s2 = pc::stats();
   CHECK_EQ(s2.hits - s1.hits, uint64_t{2});
   CHECK_EQ(s2.imports, s1.imports);
   // A host with a new certificate is a new entry, and the handshake still completes.
   auto scert2 = make_cert(sk);
-  handshake(ck, sk, ccert, scert2);
+  handshake_in_memory(ck, sk, ccert, scert2);
   auto s3 = pc::stats();
   CHECK_EQ(s3.imports - s2.imports, uint64_t{1});
   CHECK_EQ(s3.hits - s2.hits, uint64_t{1});

@@ -13,6 +13,21 @@
 
 namespace l2n_test {
 
+// A signature of `msg` by `key`: with digest `md` (nullptr for Ed25519), PKCS#1 v1.5 padding for RSA.
+inline std::vector<uint8_t> evp_sign(EVP_PKEY* key, const EVP_MD* md, bool rsa_pkcs1, const std::vector<uint8_t>& msg) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  EVP_DigestSignInit(ctx, &pctx, md, nullptr, key);
+  if (rsa_pkcs1) EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING);
+  size_t n = 0;
+  EVP_DigestSign(ctx, nullptr, &n, msg.data(), msg.size());
+  std::vector<uint8_t> sig(n);
+  EVP_DigestSign(ctx, sig.data(), &n, msg.data(), msg.size());
+  sig.resize(n);
+  EVP_MD_CTX_free(ctx);
+  return sig;
+}
+
 struct HostKey {
   std::shared_ptr<EVP_PKEY> pkey;
   int type = 1;                // keys.proto KeyType
@@ -57,17 +72,7 @@ struct HostKey {
   }
 
   std::vector<uint8_t> sign(const std::vector<uint8_t>& msg) const {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX* pctx = nullptr;
-    EVP_DigestSignInit(ctx, &pctx, type == 1 ? nullptr : EVP_sha256(), nullptr, pkey.get());
-    if (type == 0) EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING);
-    size_t n = 0;
-    EVP_DigestSign(ctx, nullptr, &n, msg.data(), msg.size());
-    std::vector<uint8_t> sig(n);
-    EVP_DigestSign(ctx, sig.data(), &n, msg.data(), msg.size());
-    sig.resize(n);
-    EVP_MD_CTX_free(ctx);
-    return sig;
+    return evp_sign(pkey.get(), type == 1 ? nullptr : EVP_sha256(), type == 0, msg);
   }
 
   std::vector<uint8_t> peer_id() const { return l2n::tls::peer_id_from_public_key(proto.data(), proto.size()); }
@@ -82,6 +87,26 @@ inline std::shared_ptr<const l2n::tls::Certificate> make_cert(const HostKey& hos
   std::shared_ptr<const l2n::tls::Certificate> cert;
   CHECK(req.finish(host.proto.data(), host.proto.size(), sig.data(), sig.size(), cert) == l2n::tls::Error::kNone);
   return cert;
+}
+
+// One /tls/1.0.0 handshake in memory between hosts `ck` (dialer, expecting `sk`) and `sk`, with these
+// certificates (l2n::tls::Session, as tls_session_test.cpp drives it); checks both learnt the other.
+inline void handshake_in_memory(const HostKey& ck, const HostKey& sk, std::shared_ptr<const l2n::tls::Certificate> ccert,
+                                std::shared_ptr<const l2n::tls::Certificate> scert) {
+  l2n::tls::Session client({false, std::move(ccert), sk.peer_id(), kNow, {}});
+  l2n::tls::Session server({true, std::move(scert), {}, kNow, {}});
+  CHECK(client.start());
+  for (int round = 0; round < 50; round++) {
+    std::vector<uint8_t> a, b;
+    client.poll_output(a);
+    server.poll_output(b);
+    if (a.empty() && b.empty()) break;
+    server.feed(a.data(), a.size());
+    client.feed(b.data(), b.size());
+  }
+  CHECK(client.done() && server.done());
+  CHECK(client.remote().peer_id == sk.peer_id());
+  CHECK(server.remote().peer_id == ck.peer_id());
 }
 
 // Base58btc (Bitcoin alphabet) decoding, for the PeerIds printed in the spec's test vectors.

@@ -209,8 +209,8 @@ export class NativeHost {
   private flushScheduled = false
   /** A late flush (after the microtasks drain, see flushHop) is queued. */
   private lateFlushScheduled = false
-  /** Queued commands that someone waits for; only lazy ones (LAZY_FLUSH_MS) when 0. */
-  private eagerCount = 0
+  /** A queued command that someone waits for; only lazy ones (LAZY_FLUSH_MS) when false. */
+  private eagerQueued = false
   private lazyTimer: NodeJS.Timeout | undefined
   private readonly slabs = new Map<number, ArrayBuffer>()
   private readonly listeners = new Map<number, ListenerSink>()
@@ -341,7 +341,7 @@ export class NativeHost {
       }
       return
     }
-    this.eagerCount++
+    this.eagerQueued = true
     if (this.flushScheduled) return
     if (this.flushMode === 'immediate') {
       this.flushScheduled = true
@@ -386,7 +386,7 @@ export class NativeHost {
   /** Submits every queued command in one native call, unless only lazy ones are queued. */
   flush (): void {
     this.flushScheduled = false
-    if (this.eagerCount > 0) this.submitNow()
+    if (this.eagerQueued) this.submitNow()
   }
 
   private submitNow (): void {
@@ -394,7 +394,7 @@ export class NativeHost {
       clearTimeout(this.lazyTimer)
       this.lazyTimer = undefined
     }
-    this.eagerCount = 0
+    this.eagerQueued = false
     if (this.count === 0 || this.closed) return
     const count = this.count
     const buffers = this.buffers

@@ -39,6 +39,9 @@
 
 namespace l2n::quic::compat {
 
+// What congestion_info() reads (both versions' conn stat/info have these fields).
+struct CongestionInfo { uint64_t cwnd, ssthresh, bytes_in_flight, smoothed_rtt, min_rtt, latest_rtt; };
+
 #if L2N_NGTCP2_V1
 using ccerr = ngtcp2_ccerr;
 inline constexpr auto kCcerrTransport = NGTCP2_CCERR_TYPE_TRANSPORT;
@@ -71,7 +74,6 @@ inline uint64_t smoothed_rtt(ngtcp2_conn* c) {
   ngtcp2_conn_get_conn_info(c, &info);
   return info.smoothed_rtt;
 }
-struct CongestionInfo { uint64_t cwnd, ssthresh, bytes_in_flight, smoothed_rtt, min_rtt, latest_rtt; };
 inline CongestionInfo congestion_info(ngtcp2_conn* c) {
   ngtcp2_conn_info i;
   ngtcp2_conn_get_conn_info(c, &i);
@@ -110,7 +112,6 @@ inline uint64_t smoothed_rtt(ngtcp2_conn* c) {
   ngtcp2_conn_get_conn_stat(c, &stat);
   return stat.smoothed_rtt;
 }
-struct CongestionInfo { uint64_t cwnd, ssthresh, bytes_in_flight, smoothed_rtt, min_rtt, latest_rtt; };
 inline CongestionInfo congestion_info(ngtcp2_conn* c) {
   ngtcp2_conn_stat s;
   ngtcp2_conn_get_conn_stat(c, &s);
